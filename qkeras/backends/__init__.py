@@ -1,0 +1,1 @@
+"""Backends: how a parameterised circuit is executed."""

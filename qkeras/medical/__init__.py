@@ -1,0 +1,1 @@
+"""Medical imaging: DICOM IO, de-identification, data sets, clinical metrics, explanations."""
