@@ -15,18 +15,22 @@ _use_legacy_keras()
 
 import importlib as _importlib  # noqa: E402
 
-import tf_keras as keras  # noqa: E402
-
 from qkeras import config, errors  # noqa: E402
 from qkeras._version import __version__  # noqa: E402
 
 _LAZY = ("backends", "callbacks", "circuits", "export", "hardware", "layers", "medical",
-         "models", "noise", "zoo")
+         "models", "zoo")
 
 __all__ = ["keras", "config", "errors", "__version__", *_LAZY]
 
 
 def __getattr__(name):
+    if name == "keras":
+        import tf_keras
+
+        _use_legacy_keras()
+        globals()["keras"] = tf_keras
+        return tf_keras
     if name in _LAZY:
         module = _importlib.import_module(f"qkeras.{name}")
         globals()[name] = module

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from qkeras.errors import EnvironmentSetupError
 
@@ -14,6 +15,9 @@ _FIX = (
 
 def use_legacy_keras() -> None:
     """Sets ``TF_USE_LEGACY_KERAS=1`` (unless set) and checks ``tf.keras`` is tf_keras.
+
+    When TensorFlow is not imported yet, nothing else is needed: it reads the variable
+    when ``tf.keras`` is first touched. When it is, ``tf.keras`` is resolved and checked.
 
     Raises:
         EnvironmentSetupError: If ``TF_USE_LEGACY_KERAS`` is set to a false value, or
@@ -31,6 +35,8 @@ def use_legacy_keras() -> None:
             "TensorFlow Quantum layers are Keras 2 layers and cannot live in a Keras 3 "
             "model. Unset it or set TF_USE_LEGACY_KERAS=1."
         )
+    if "tensorflow" not in sys.modules:
+        return  # TensorFlow will read the variable when it resolves tf.keras
     import tensorflow as tf
     import tf_keras
 
