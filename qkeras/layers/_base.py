@@ -138,6 +138,11 @@ class QuantumLayer(keras.layers.Layer):
                 "repetitions": self.repetitions, "noise": noise_lib.to_config(self.noise),
                 "initializer": keras.initializers.serialize(self.initializer)}
 
+    def _set_constructor_args(self, args: dict) -> None:
+        # Plain attribute, not Keras-tracked: tracking would wrap the dicts in
+        # trackable wrappers that json cannot serialise.
+        object.__setattr__(self, "_args", args)
+
     @staticmethod
     def _observables_config(spec: CircuitSpec, given) -> list | str | None:
         if given is None or isinstance(given, str):

@@ -58,12 +58,12 @@ class QuantumCircuit(QuantumLayer):
             observables = observables_from_config(observables)
         spec = CircuitSpec.from_circuit(circuit, data_symbols, weight_symbols, observables)
         super().__init__(spec, **kwargs)
-        self._args = {
+        self._set_constructor_args({
             "circuit": circuit_to_config(circuit),
             "data_symbols": [str(s) for s in spec.data_symbols],
             "weight_symbols": [str(s) for s in spec.weight_symbols],
             "observables": self._observables_config(spec, observables),
-        }
+        })
 
     def get_config(self) -> dict:
         return {**super().get_config(), **self._args}

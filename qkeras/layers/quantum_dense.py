@@ -74,14 +74,14 @@ class QuantumDense(QuantumLayer):
         super().__init__(spec, backend=backend, differentiator=differentiator,
                          repetitions=repetitions, noise=noise, initializer=initializer,
                          **kwargs)
-        self._args = {
+        self._set_constructor_args({
             "qubits": qubits if isinstance(qubits, int)
             else {"cirq_json": cirq.to_json(list(qubits))},
             "encoding": encoding, "ansatz": ansatz, "layers": layers,
             "observables": self._observables_config(spec, observables),
             "reupload": reupload, "encoding_options": dict(encoding_options or {}),
             "ansatz_options": dict(ansatz_options or {}),
-        }
+        })
 
     def get_config(self) -> dict:
         return {**super().get_config(), **self._args}
