@@ -15,22 +15,21 @@ _use_legacy_keras()
 
 import importlib as _importlib  # noqa: E402
 
-from qkeras import config, errors  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+# Importing the layers registers them with Keras, so load_model works after `import qkeras`.
+from qkeras import backends, circuits, config, errors, layers  # noqa: E402
 from qkeras._version import __version__  # noqa: E402
 
-_LAZY = ("backends", "callbacks", "circuits", "export", "hardware", "layers", "medical",
-         "models", "zoo")
+_use_legacy_keras()  # TensorFlow is imported now: check tf.keras resolved to tf_keras
 
-__all__ = ["keras", "config", "errors", "__version__", *_LAZY]
+_LAZY = ("callbacks", "export", "hardware", "medical", "models", "zoo")
+
+__all__ = ["keras", "backends", "circuits", "config", "errors", "layers", "__version__",
+           *_LAZY]
 
 
 def __getattr__(name):
-    if name == "keras":
-        import tf_keras
-
-        _use_legacy_keras()
-        globals()["keras"] = tf_keras
-        return tf_keras
     if name in _LAZY:
         module = _importlib.import_module(f"qkeras.{name}")
         globals()[name] = module
