@@ -2,13 +2,13 @@ r"""Noise models: Cirq noise models built from a named channel and a strength.
 
 A noise specification is either a ``cirq.NoiseModel`` or a string ``"name:strength"``:
 
-=====================  ==================================================================
-``depolarizing:p``     ``cirq.depolarize(p)`` on every qubit after every moment
-``amplitude_damping:γ`` ``cirq.amplitude_damp(γ)`` likewise
-``phase_damping:γ``    ``cirq.phase_damp(γ)`` likewise
-``bit_flip:p``         ``cirq.bit_flip(p)`` likewise
-``readout:p``          a symmetric readout error with flip probability ``p``
-=====================  ==================================================================
+=========================  ==============================================================
+``depolarizing:p``         ``cirq.depolarize(p)`` on every qubit after every moment
+``amplitude_damping:γ``    ``cirq.amplitude_damp(γ)`` likewise
+``phase_damping:γ``        ``cirq.phase_damp(γ)`` likewise
+``bit_flip:p``             ``cirq.bit_flip(p)`` likewise
+``readout:p``              a symmetric readout error with flip probability ``p``
+=========================  ==============================================================
 
 A symmetric readout error multiplies every measured Pauli factor by :math:`1 - 2p`. A
 depolarising channel of strength :math:`q` multiplies X, Y and Z by :math:`1 - 4q/3`, so
