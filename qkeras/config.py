@@ -42,7 +42,7 @@ def home() -> Path:
         ``$QKERAS_HOME`` if set, else ``~/.keras/qkeras``.
 
     Example:
-        >>> home().name in ("qkeras", os.environ.get("QKERAS_HOME", "qkeras").rstrip("/").split("/")[-1])
+        >>> isinstance(home(), Path)
         True
     """
     value = os.environ.get("QKERAS_HOME")

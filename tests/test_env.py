@@ -30,7 +30,8 @@ def test_keras3_already_resolved_is_a_clear_error():
     result = _run("import tensorflow as tf\ntf.keras.layers.Dense\n"
                   "try:\n    import qkeras\n"
                   "except ImportError as err:\n    print(type(err).__name__, err)\n")
-    assert "EnvironmentSetupError tf.keras already resolved to Keras 3" in result.stdout, result.stderr[-1500:]
+    expected = "EnvironmentSetupError tf.keras already resolved to Keras 3"
+    assert expected in result.stdout, result.stderr[-1500:]
     assert "TF_USE_LEGACY_KERAS=1" in result.stdout
 
 

@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 
 import cirq
@@ -253,6 +252,7 @@ def circuit_to_config(circuit: cirq.Circuit) -> dict:
     """JSON-able form of a circuit for a layer config (``cirq.to_json``).
 
     Example:
+        >>> import json
         >>> c = cirq.Circuit(cirq.X(cirq.LineQubit(0)))
         >>> circuit_from_config(json.loads(json.dumps(circuit_to_config(c)))) == c
         True

@@ -128,8 +128,9 @@ class QuantumLayer(keras.layers.Layer):
         return tf.TensorShape([input_shape[0], len(self.observables)])
 
     def get_config(self) -> dict:
-        from qkeras.backends.tfq import differentiator_config
         from tensorflow_quantum.python.differentiators.differentiator import Differentiator
+
+        from qkeras.backends.tfq import differentiator_config
 
         diff = self._differentiator_arg
         if isinstance(diff, Differentiator):

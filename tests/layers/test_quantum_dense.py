@@ -139,8 +139,7 @@ def test_layer_contract(tmp_path):
         x, (5, 1), tmp_path)
 
 
-def test_contract_with_noise_model_and_grid_qubits(tmp_path):
-    x = RNG.uniform(-1, 1, (3, 2)).astype(np.float32)
+def test_contract_with_noise_model_and_grid_qubits():
     model = cirq.ConstantQubitNoiseModel(cirq.bit_flip(0.01))
     layer = QuantumDense(cirq.GridQubit.rect(1, 2), noise=model, repetitions=10)
     config = layer.get_config()
