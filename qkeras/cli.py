@@ -114,5 +114,41 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if r.reload_max_abs_diff == 0 else 1
 
 
+def _deid_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("in_dir", metavar="IN_DIR", help="folder of original DICOM files "
+                        "(read only)")
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="folder for the de-identified "
+                        "copies (outside IN_DIR)")
+    parser.add_argument("--key-file", required=True, metavar="K",
+                        help="secret key file (>= 16 bytes) for the UID map; never written out")
+    parser.add_argument("--retain-dates", action="store_true",
+                        help="Retain Longitudinal Temporal Information with Full Dates Option")
+    parser.add_argument("--retain-patient-characteristics", action="store_true",
+                        help="Retain Patient Characteristics Option (age, sex, size, weight...)")
+    parser.add_argument("--retain-uids", action="store_true", help="Retain UIDs Option")
+    parser.add_argument("--audit", metavar="FILE",
+                        help="audit log, JSON lines (default OUT_DIR/deid-audit.jsonl)")
+
+
+@command("deid", _deid_args)
+def _deid(args: argparse.Namespace) -> int:
+    """De-identify a folder of DICOM files (PS3.15 Annex E Basic Profile)."""
+    from qkeras.medical import deid
+
+    key = deid.read_key(args.key_file)
+    report = deid.deidentify_tree(
+        args.in_dir, args.out_dir, key, retain_dates=args.retain_dates,
+        retain_patient_characteristics=args.retain_patient_characteristics,
+        retain_uids=args.retain_uids, audit=args.audit)
+    print(f"qkeras deid: {len(report.written)} file(s) de-identified, "
+          f"{len(report.failed)} failed, {len(report.flagged)} flagged")
+    for path in report.flagged:
+        print(f"  check pixel data for burned-in text: {path}")
+    for failure in report.failed:
+        print(f"  failed: {failure.path}: {failure.reason}", file=sys.stderr)
+    print(f"audit log: {report.audit}")
+    return 0 if report.ok else 1
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
