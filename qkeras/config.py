@@ -5,6 +5,7 @@ Settings come from function arguments first, then from these environment variabl
 ========================  ==============================================================
 ``QKERAS_HOME``           Cache root (zoo downloads). Default ``~/.keras/qkeras``.
 ``QKERAS_ZOO_URL``        Mirror of the model zoo (``file://`` or ``http(s)://``).
+``QKERAS_MEDMNIST_URL``   Mirror of the MedMNIST files (``qkeras.medical.datasets``).
 ``QKERAS_MAX_QUBITS``     Largest register a simulator layer accepts. Default: what one
                           state vector and its working copies fit in this machine's memory.
 ========================  ==============================================================
@@ -28,7 +29,7 @@ from qkeras.errors import ConfigurationError
 
 __all__ = ["home", "zoo_url", "max_qubits", "physical_memory_bytes", "ENV_VARS"]
 
-ENV_VARS = ("QKERAS_HOME", "QKERAS_ZOO_URL", "QKERAS_MAX_QUBITS")
+ENV_VARS = ("QKERAS_HOME", "QKERAS_ZOO_URL", "QKERAS_MEDMNIST_URL", "QKERAS_MAX_QUBITS")
 
 #: Bytes of memory a simulator needs per amplitude: complex64 state plus working copies
 #: (the gate application and the adjoint pass each hold a few states at once).
