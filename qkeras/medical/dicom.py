@@ -29,6 +29,7 @@ import contextlib
 import copy
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -84,25 +85,40 @@ class DicomMeta:
     window: tuple[float, float] | None
 
 
+_QUIET_LOCK = threading.Lock()
+_quiet_state: dict = {"depth": 0, "saved": None}  # shared by every thread in the process
+
+
 @contextlib.contextmanager
 def _quiet_pydicom() -> Iterator[None]:
     """Stops pydicom from echoing element values in warnings and log records.
 
     pydicom reports invalid values with the value in the message (e.g. a malformed
     Patient's Birth Date); for patient files that would put PHI into logs. Value
-    validation is switched off for the duration, and warnings are dropped. The
-    setting is process-global, so this is not thread-safe.
+    validation is switched off and warnings are dropped while any thread is inside.
+    Both settings are process-global, so the first thread in saves them and the last one
+    out restores them (``tf.data`` decodes files in parallel threads).
     """
     settings = pydicom_config.settings
-    saved = settings.reading_validation_mode, settings.writing_validation_mode
-    settings.reading_validation_mode = pydicom_config.IGNORE
-    settings.writing_validation_mode = pydicom_config.IGNORE
-    try:
-        with warnings.catch_warnings():
+    with _QUIET_LOCK:
+        if _quiet_state["depth"] == 0:
+            _quiet_state["saved"] = (settings.reading_validation_mode,
+                                     settings.writing_validation_mode, warnings.filters[:])
+            settings.reading_validation_mode = pydicom_config.IGNORE
+            settings.writing_validation_mode = pydicom_config.IGNORE
             warnings.simplefilter("ignore")
-            yield
+        _quiet_state["depth"] += 1
+    try:
+        yield
     finally:
-        settings.reading_validation_mode, settings.writing_validation_mode = saved
+        with _QUIET_LOCK:
+            _quiet_state["depth"] -= 1
+            if _quiet_state["depth"] == 0:
+                reading, writing, filters = _quiet_state["saved"]
+                settings.reading_validation_mode = reading
+                settings.writing_validation_mode = writing
+                warnings.filters[:] = filters
+                warnings._filters_mutated()
 
 
 def _dcmread(path: Path, *, what: str = "read") -> Dataset:

@@ -241,3 +241,32 @@ def test_missing_decoder_says_how_to_install(monkeypatch):
 def test_bad_window_is_a_configuration_error(window):
     with pytest.raises(ConfigurationError, match="window"):
         read(sample("CT_small.dcm"), window=window)
+
+
+def test_quiet_pydicom_restores_settings_after_overlapping_threads():
+    """Regression: parallel decodes (tf.data) once left pydicom's validation switched off."""
+    import threading
+
+    from pydicom import config as pydicom_config
+
+    from qkeras.medical.dicom import _quiet_pydicom
+
+    before = pydicom_config.settings.reading_validation_mode
+    first_in, second_in, release = threading.Event(), threading.Event(), threading.Event()
+
+    def hold(entered):
+        with _quiet_pydicom():
+            entered.set()
+            release.wait(5)
+
+    a = threading.Thread(target=hold, args=(first_in,))
+    a.start()
+    first_in.wait(5)
+    b = threading.Thread(target=hold, args=(second_in,))
+    b.start()
+    second_in.wait(5)
+    assert pydicom_config.settings.reading_validation_mode == pydicom_config.IGNORE
+    release.set()
+    a.join(5)
+    b.join(5)
+    assert pydicom_config.settings.reading_validation_mode == before
