@@ -6,17 +6,78 @@ symbol values ``(batch, n_symbols)`` to give expectations ``(batch, n_observable
 Example:
     >>> from qkeras import backends
     >>> sorted(backends.BACKENDS)
-    ['tfq']
+    ['auto', 'statevector', 'tfq']
 """
 
 from __future__ import annotations
 
 from qkeras.circuits.spec import CircuitSpec
-from qkeras.errors import unknown_name
+from qkeras.errors import ConfigurationError, unknown_name
 
-__all__ = ["BACKENDS", "make_executor"]
+__all__ = ["AUTO_STATEVECTOR_MAX_QUBITS", "BACKENDS", "StatevectorExecutor", "make_executor",
+           "resolve_backend"]
 
-BACKENDS = ("tfq",)
+BACKENDS = ("auto", "tfq", "statevector")
+
+#: ``backend="auto"`` runs exact expectations on the statevector backend up to this many
+#: qubits and on TFQ above; ``scripts/bench/backends.py`` measured the crossover
+#: (docs/performance.md).
+AUTO_STATEVECTOR_MAX_QUBITS = 12
+
+
+def resolve_backend(backend: str, spec: CircuitSpec, *, differentiator=None,
+                    repetitions=None, noise=None) -> str:
+    """Returns the backend a layer runs on: ``backend`` itself, or what ``"auto"`` picks.
+
+    ``"auto"`` picks ``"statevector"`` for exact expectations (no repetitions, no noise,
+    no differentiator other than adjoint) on at most :data:`AUTO_STATEVECTOR_MAX_QUBITS`
+    qubits whose gates each act on at most two qubits, else ``"tfq"``. Gates on three or
+    more qubits (the multi-controlled rotations of amplitude encoding) take the
+    statevector backend seconds to build (measured: 12.6 s for a 6-qubit amplitude
+    encoding, against 0.2 s on TFQ), which outweighs its faster steady state for most
+    jobs.
+
+    Example:
+        >>> spec = CircuitSpec.build(8, "angle", "hardware_efficient", 2)
+        >>> resolve_backend("auto", spec), resolve_backend("auto", spec, repetitions=100)
+        ('statevector', 'tfq')
+    """
+    if backend != "auto":
+        return backend
+    exact = repetitions is None and noise is None and differentiator in (None, "adjoint")
+    small = len(spec.qubits) <= AUTO_STATEVECTOR_MAX_QUBITS
+    local = all(len(op.qubits) <= 2 for op in spec.circuit.all_operations())
+    return "statevector" if exact and small and local else "tfq"
+
+
+class StatevectorExecutor:
+    """Executes a spec on :class:`~qkeras.backends.statevector.StatevectorSimulator`.
+
+    Gradients are exact (the simulator's adjoint method), so there is no differentiator;
+    sampling and noise are not simulated here.
+    """
+
+    differentiator = None
+    mode = "exact"
+    name = "statevector"
+
+    def __init__(self, spec: CircuitSpec, *, differentiator=None, repetitions=None,
+                 noise=None, jit_compile: bool = True):
+        from qkeras.backends.statevector import StatevectorSimulator
+
+        if differentiator not in (None, "adjoint"):
+            raise ConfigurationError(
+                f"backend='statevector' computes exact gradients itself; differentiator="
+                f"{differentiator!r} applies to backend='tfq' only. Leave it None.")
+        if repetitions is not None or noise is not None:
+            raise ConfigurationError(
+                "backend='statevector' computes exact, noiseless expectations; for "
+                "repetitions or noise use backend='tfq'.")
+        self.simulator = StatevectorSimulator(spec.circuit, spec.symbols, spec.observables,
+                                              qubits=spec.qubits, jit_compile=jit_compile)
+
+    def __call__(self, symbol_values):
+        return self.simulator.expectation(symbol_values)
 
 
 def make_executor(backend: str, spec: CircuitSpec, **options):
@@ -25,7 +86,8 @@ def make_executor(backend: str, spec: CircuitSpec, **options):
     Args:
         backend: A name from :data:`BACKENDS`.
         spec: What to execute.
-        **options: ``differentiator``, ``repetitions``, ``noise``.
+        **options: ``differentiator``, ``repetitions``, ``noise``; ``jit_compile`` for
+            the statevector backend.
 
     Returns:
         A callable ``symbol_values -> expectations``.
@@ -38,8 +100,12 @@ def make_executor(backend: str, spec: CircuitSpec, **options):
         >>> type(make_executor("tfq", spec)).__name__
         'TFQExecutor'
     """
+    jit_compile = options.pop("jit_compile", True)
+    backend = resolve_backend(backend, spec, **options)
     if backend == "tfq":
         from qkeras.backends.tfq import TFQExecutor
 
         return TFQExecutor(spec, **options)
+    if backend == "statevector":
+        return StatevectorExecutor(spec, jit_compile=jit_compile, **options)
     raise unknown_name("backend", backend, BACKENDS)

@@ -149,7 +149,7 @@ class TFQExecutor:
         if noise is not None and repetitions is None:
             repetitions = DEFAULT_NOISY_REPETITIONS
             log.info("noise given without repetitions: using %d trajectories", repetitions)
-        self.spec, self.repetitions = spec, repetitions
+        self.spec, self.repetitions, self.name = spec, repetitions, "tfq"
         self.mode = "noisy" if noise is not None else "sampled" if repetitions else "exact"
         self.differentiator = make_differentiator(differentiator, exact=self.mode == "exact")
         circuit = noise_lib.apply(spec.circuit, noise)

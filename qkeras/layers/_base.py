@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 
+import cirq
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
 from qkeras import backends
 from qkeras.circuits import noise as noise_lib
-from qkeras.circuits.spec import CircuitSpec, observables_to_config
+from qkeras.circuits.spec import CircuitSpec, observables_from_config, observables_to_config
 from qkeras.errors import ConfigurationError, InputError
 from qkeras.layers import _features
 
@@ -32,18 +33,20 @@ class QuantumLayer(keras.layers.Layer):
     backend, so gradients flow to both inputs and weights.
     """
 
-    def __init__(self, spec: CircuitSpec, *, backend: str = "tfq", differentiator=None,
-                 repetitions: int | None = None, noise=None, initializer=None, **kwargs):
+    def __init__(self, spec: CircuitSpec, *, backend: str = "auto", differentiator=None,
+                 repetitions: int | None = None, noise=None, initializer=None,
+                 jit_compile: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
         self.backend = backend
         self.repetitions = repetitions
         self.noise = noise
         self.initializer = _initializer(initializer)
+        self.jit_compile = bool(jit_compile)
         self._differentiator_arg = differentiator
         self._executor = backends.make_executor(
             backend, spec, differentiator=differentiator, repetitions=repetitions,
-            noise=noise)
+            noise=noise, jit_compile=self.jit_compile)
 
     # What is executed -------------------------------------------------------------------
     @property
@@ -70,6 +73,11 @@ class QuantumLayer(keras.layers.Layer):
     def observables(self) -> tuple:
         """One ``cirq.PauliSum`` per output column."""
         return self.spec.observables
+
+    @property
+    def executed_on(self) -> str:
+        """The backend this layer runs on (what ``backend="auto"`` resolved to)."""
+        return self._executor.name
 
     @property
     def differentiator(self):
@@ -137,6 +145,7 @@ class QuantumLayer(keras.layers.Layer):
             diff = differentiator_config(diff)
         return {**super().get_config(), "backend": self.backend, "differentiator": diff,
                 "repetitions": self.repetitions, "noise": noise_lib.to_config(self.noise),
+                "jit_compile": self.jit_compile,
                 "initializer": keras.initializers.serialize(self.initializer)}
 
     def _set_constructor_args(self, args: dict) -> None:
@@ -152,6 +161,13 @@ class QuantumLayer(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config: dict):
+        """Rebuilds a layer from :meth:`get_config`: cirq objects travel as ``cirq.to_json``."""
         config = dict(config)
         config["noise"] = noise_lib.from_config(config.get("noise"))
+        observables = config.get("observables")
+        if isinstance(observables, list):
+            config["observables"] = observables_from_config(observables)
+        for key in ("qubits", "circuit"):
+            if isinstance(config.get(key), dict):
+                config[key] = cirq.read_json(json_text=config[key]["cirq_json"])
         return cls(**config)

@@ -7,12 +7,7 @@ from collections.abc import Sequence
 import cirq
 import tf_keras as keras
 
-from qkeras.circuits.spec import (
-    CircuitSpec,
-    circuit_from_config,
-    circuit_to_config,
-    observables_from_config,
-)
+from qkeras.circuits.spec import CircuitSpec, circuit_to_config
 from qkeras.layers._base import QuantumLayer
 
 
@@ -49,13 +44,8 @@ class QuantumCircuit(QuantumLayer):
         [[-1.0]]
     """
 
-    def __init__(self, circuit: cirq.Circuit | dict, data_symbols: Sequence,
+    def __init__(self, circuit: cirq.Circuit, data_symbols: Sequence,
                  weight_symbols: Sequence, observables=None, **kwargs):
-        if isinstance(circuit, dict):
-            circuit = circuit_from_config(circuit)
-        if isinstance(observables, (list, tuple)) and observables and isinstance(
-                observables[0], str) and observables[0].startswith("{"):
-            observables = observables_from_config(observables)
         spec = CircuitSpec.from_circuit(circuit, data_symbols, weight_symbols, observables)
         super().__init__(spec, **kwargs)
         self._set_constructor_args({

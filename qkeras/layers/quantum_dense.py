@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import cirq
 import tf_keras as keras
 
-from qkeras.circuits.spec import CircuitSpec, observables_from_config
+from qkeras.circuits.spec import CircuitSpec
 from qkeras.layers._base import QuantumLayer
 
 
@@ -35,7 +35,11 @@ class QuantumDense(QuantumLayer):
             sampled or noisy), ``"adjoint"``, ``"parameter_shift"``,
             ``"finite_difference"``, ``"central_difference"``, or a
             ``tfq.differentiators.Differentiator``.
-        backend: ``"tfq"``.
+        backend: ``"auto"`` (exact expectations on the faster simulator for the circuit's
+            size, see :func:`qkeras.backends.resolve_backend`; sampled and noisy on TFQ),
+            ``"tfq"`` (TensorFlow Quantum's qsim: exact, sampled or noisy) or
+            ``"statevector"`` (pure TensorFlow: exact only, exportable without TFQ ops,
+            runs on GPUs).
         repetitions: Shots per expectation (sampled execution) or, with ``noise``,
             trajectories. ``None`` means exact expectations.
         noise: ``None``, ``"depolarizing:0.01"``-style strings or a ``cirq.NoiseModel``.
@@ -43,6 +47,7 @@ class QuantumDense(QuantumLayer):
         encoding_options: Options of the encoding (``rotation``, ``reps``, ``entanglement``).
         ansatz_options: Options of the ansatz (``rotations``, ``entangler``, ``pattern``).
         initializer: Keras initializer of the weights (default uniform in ``[0, 2π)``).
+        jit_compile: XLA-compile the simulation (statevector backend).
         **kwargs: Keras layer arguments (``name``, ``dtype`` ...).
 
     Raises:
@@ -60,14 +65,9 @@ class QuantumDense(QuantumLayer):
 
     def __init__(self, qubits: int | Sequence[cirq.Qid], encoding: str = "angle",
                  ansatz: str = "hardware_efficient", layers: int = 1, *, observables=None,
-                 differentiator=None, backend: str = "tfq", repetitions: int | None = None,
+                 differentiator=None, backend: str = "auto", repetitions: int | None = None,
                  noise=None, reupload: bool = False, encoding_options: Mapping | None = None,
                  ansatz_options: Mapping | None = None, initializer=None, **kwargs):
-        if isinstance(observables, (list, tuple)) and observables and isinstance(
-                observables[0], str) and observables[0].startswith("{"):
-            observables = observables_from_config(observables)
-        if isinstance(qubits, Mapping):
-            qubits = cirq.read_json(json_text=qubits["cirq_json"])
         spec = CircuitSpec.build(qubits, encoding, ansatz, layers, observables,
                                  reupload=reupload, encoding_options=encoding_options,
                                  ansatz_options=ansatz_options)

@@ -200,5 +200,11 @@ def test_unsupported_gate_for_tfq():
     import sympy
 
     x = sympy.Symbol("x")
+    circuit = cirq.Circuit(cirq.rx(x**2)(q))
     with pytest.raises(UnsupportedGateError, match="coefficient \\* symbol"):
-        QuantumCircuit(cirq.Circuit(cirq.rx(x**2)(q)), [x], [])
+        QuantumCircuit(circuit, [x], [], backend="tfq")
+    # backend="auto" runs it on the statevector backend, which takes any expression.
+    layer = QuantumCircuit(circuit, [x], [])
+    assert layer.executed_on == "statevector"
+    np.testing.assert_allclose(layer(np.array([[1.5]], np.float32)).numpy(),
+                               [[np.cos(1.5**2)]], atol=1e-6)
