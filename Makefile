@@ -33,6 +33,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench/layers.py
+	$(BIN)/python scripts/bench/backends.py
 
 clean:
 	rm -rf $(VENV) docs/_build .coverage demo_output

@@ -150,5 +150,39 @@ def _deid(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _export_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="a saved Keras model (.keras, .h5 or SavedModel)")
+    parser.add_argument("directory", help="export directory, or with --name the base "
+                        "directory of TF Serving's <base>/<name>/<version>/ layout")
+    parser.add_argument("--name", help="model name: write <directory>/<name>/<version>/")
+    parser.add_argument("--version", type=int, help="version (default: the next free one)")
+    parser.add_argument("--no-portable", dest="portable", action="store_false",
+                        help="keep TensorFlow Quantum ops (the result then needs TFQ)")
+    parser.add_argument("--xla", action="store_true",
+                        help="XLA-compile the simulation (TF Serving needs "
+                             "--xla_cpu_compilation_enabled=true on CPU)")
+
+
+@command("export", _export_args)
+def _export(args: argparse.Namespace) -> int:
+    """Export a saved model as a SavedModel for TensorFlow Serving."""
+    import qkeras  # noqa: F401  (registers the layers with Keras)
+    from qkeras import export, keras
+    from qkeras.errors import ExportError
+
+    try:
+        model = keras.models.load_model(args.model)
+    except (OSError, ValueError) as err:
+        raise ExportError(f"cannot load {args.model}: {err}") from err
+    if args.name:
+        path = export.for_serving(model, args.directory, args.name, args.version,
+                                  portable=args.portable, xla=args.xla)
+    else:
+        path = export.saved_model(model, args.directory, portable=args.portable, xla=args.xla)
+    kind = "portable (core TensorFlow ops only)" if args.portable else "with TFQ ops"
+    print(f"exported {args.model} -> {path} [{kind}], signature 'serving_default'")
+    return 0
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
