@@ -184,5 +184,84 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zoo_args(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="zoo_action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="list the released models")
+    for name, text in (("info", "show a model's entry"),
+                       ("download", "download and verify a model's weights"),
+                       ("evaluate", "recompute a model's metrics from weights and data")):
+        sub = actions.add_parser(name, help=text)
+        sub.add_argument("name", help="zoo model name (kebab-case)")
+        sub.add_argument("--version", help="version (default: the newest)")
+        if name == "info":
+            sub.add_argument("--json", action="store_true", help="print the entry as JSON")
+        if name == "download":
+            sub.add_argument("--force", action="store_true", help="download even if cached")
+        if name == "evaluate":
+            sub.add_argument("--data", required=True,
+                             help="MedMNIST .npz file or flag; its test split is used")
+            sub.add_argument("--resamples", type=int, default=1000,
+                             help="bootstrap resamples (default 1000)")
+
+
+def _zoo_list() -> None:
+    from qkeras import zoo
+
+    entries = zoo.list()
+    if not entries:
+        print("qkeras zoo: no model is released yet (the registry is empty). Recipes that "
+              "will train them are in zoo/<name>/recipe.yaml; see zoo/README.md.")
+        return
+    print(f"{'name':<28}{'version':<10}{'task':<28}{'AUROC (95% CI)':<26}data")
+    for e in entries:
+        auroc = str(e.metrics["auroc"]) if "auroc" in e.metrics else "n/a"
+        print(f"{e.name:<28}{e.version:<10}{e.task:<28}{auroc:<26}{e.data}")
+
+
+def _zoo_info(entry, as_json: bool) -> None:
+    import json
+
+    if as_json:
+        print(json.dumps(entry.to_dict(), indent=2))
+        return
+    print(f"{entry.name} {entry.version} ({entry.task}); classes: {', '.join(entry.classes)}")
+    print(f"input: {entry.inputs.shape} {entry.inputs.dtype} in {entry.inputs.value_range}, "
+          f"{entry.inputs.modality}; {entry.inputs.preprocessing}")
+    print(f"data: {entry.data}; metrics on {entry.split}:")
+    for name, metric in entry.metrics.items():
+        print(f"  {name:<12} {metric}")
+    print(f"intended use: {entry.intended_use}")
+    print(f"licence: {entry.licence}\nattribution: {entry.attribution}")
+    print(f"file: {entry.file} sha256 {entry.sha256} ({entry.size} bytes)")
+    print(f"recipe: {entry.recipe}")
+    for version, change in entry.changelog.items():
+        print(f"  {version}: {change}")
+
+
+@command("zoo", _zoo_args)
+def _zoo(args: argparse.Namespace) -> int:
+    """List, inspect, download and evaluate the pretrained models of the zoo."""
+    from qkeras import zoo
+
+    if args.zoo_action == "list":
+        _zoo_list()
+    elif args.zoo_action == "info":
+        _zoo_info(zoo.info(args.name, args.version), args.json)
+    elif args.zoo_action == "download":
+        path = zoo.download(args.name, args.version, force=args.force)
+        entry = zoo.info(args.name, args.version)
+        print(f"{entry.name} {entry.version}: {path} (sha256 {entry.sha256} verified)")
+    else:
+        entry = zoo.info(args.name, args.version)
+        report = zoo.evaluate(args.name, args.data, version=args.version,
+                              n_resamples=args.resamples)
+        print(f"{entry.name} {entry.version} on {args.data}: {report.n_samples} images")
+        print(f"{'metric':<14}{'recomputed':<30}released")
+        for name, estimate in report.metrics.items():
+            released = str(entry.metrics[name]) if name in entry.metrics else "n/a"
+            print(f"{name:<14}{str(estimate):<30}{released}")
+    return 0
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -10,7 +10,7 @@ Example:
     6
 """
 
-from qkeras.circuits import noise
+from qkeras.circuits import noise, qcnn
 from qkeras.circuits.ansatze import (
     ANSATZE,
     entangling_pairs,
@@ -32,6 +32,17 @@ from qkeras.circuits.encodings import (
     iqp,
     iqp_pairs,
 )
+from qkeras.circuits.qcnn import (
+    CONVOLUTION_WEIGHTS,
+    POOLING_WEIGHTS,
+    cluster_state,
+    convolution,
+    one_qubit_unitary,
+    pooling,
+    qcnn_weight_count,
+    two_qubit_pool,
+    two_qubit_unitary,
+)
 from qkeras.circuits.spec import CircuitSpec, default_observables
 
 __all__ = [
@@ -39,5 +50,8 @@ __all__ = [
     "default_observables", "dense_angle", "entangling_pairs", "feature_count",
     "feature_values", "hardware_efficient", "hardware_efficient_weight_count", "iqp",
     "iqp_pairs", "noise", "strongly_entangling", "strongly_entangling_weight_count",
-    "weight_count",
+    "weight_count", "qcnn", "CONVOLUTION_WEIGHTS", "POOLING_WEIGHTS", "cluster_state",
+    "convolution",
+    "one_qubit_unitary", "pooling", "qcnn_weight_count", "two_qubit_pool",
+    "two_qubit_unitary",
 ]
