@@ -34,6 +34,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench/layers.py
 	$(BIN)/python scripts/bench/backends.py
+	$(BIN)/python scripts/bench/export_latency.py
 
 clean:
 	rm -rf $(VENV) docs/_build .coverage demo_output
