@@ -6,7 +6,7 @@ extra):
 * **Basic Profile column**: ``dicom-anonymizer`` (KitwareMedical) ships Table E.1-1 of
   each DICOM edition as Python lists, one per action (D, Z, X, U, Z/D, X/Z, X/D, X/Z/D,
   X/Z/U*), scraped from the standard; the newest edition installed is used. Its applying
-  code is not used (it writes dummy dates for X, and fixed choices for combinations).
+  code is not used (it writes substitute dates for X, and fixed choices for combinations).
 * **Attribute types per IOD**: ``highdicom`` ships the IOD/module/attribute tables of
   PS3.3 as JSON (read directly; highdicom is not imported). They decide combinations.
 

@@ -105,8 +105,8 @@ def empty(element: DataElement) -> None:
         element.value = "" if element.VR in _STRING_VRS else None
 
 
-def dummy(element: DataElement, key: bytes) -> None:
-    """Replaces an element's value with a dummy consistent with its VR (action D).
+def substitute(element: DataElement, key: bytes) -> None:
+    """Replaces an element's value with a substitute value valid for its VR (action D).
 
     Text becomes ``ANONYMIZED``, dates 1900-01-01, numbers 0, binary values zero
     bytes, and a UID a keyed new UID (so references stay consistent). A sequence keeps
@@ -118,20 +118,20 @@ def dummy(element: DataElement, key: bytes) -> None:
         >>> from pydicom.dataset import Dataset
         >>> ds = Dataset()
         >>> ds.StudyDate = "20240131"
-        >>> dummy(ds["StudyDate"], b"0123456789abcdef")
+        >>> substitute(ds["StudyDate"], b"0123456789abcdef")
         >>> ds.StudyDate
         '19000101'
     """
     if element.VR == "SQ":
         for item in element.value:
-            _dummy_item(item, key)
+            _substitute_item(item, key)
     elif element.VR == "UI":
         remap_uids(element, key)
     else:
         element.value = _DUMMIES.get(element.VR, b"\x00\x00")
 
 
-def _dummy_item(item: Dataset, key: bytes) -> None:
+def _substitute_item(item: Dataset, key: bytes) -> None:
     for tag in list(item.keys()):
         element = item[tag]
         if tag.is_private:
@@ -141,4 +141,4 @@ def _dummy_item(item: Dataset, key: bytes) -> None:
                                         else [element.value])):
             continue
         else:
-            dummy(element, key)
+            substitute(element, key)

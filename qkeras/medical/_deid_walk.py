@@ -20,7 +20,7 @@ from pydicom.sr.codedict import codes
 from pydicom.tag import BaseTag, Tag
 
 from qkeras.medical import _deid_table as table
-from qkeras.medical._deid_values import dummy, empty, remap_uids
+from qkeras.medical._deid_values import empty, remap_uids, substitute
 
 # File meta elements outside Table E.1-1 that name sending stations or carry private
 # data: (0002,0016-0018) Source/Sending/Receiving AE Title, (0002,0100) Private
@@ -169,7 +169,7 @@ class Walker:
         elif action == "Z":
             empty(element)
         elif action == "D":
-            dummy(element, self._key)
+            substitute(element, self._key)
         elif action == "U":
             remap_uids(element, self._key)
         elif element.VR == "SQ":  # K and U*: keep the items, apply the profile inside

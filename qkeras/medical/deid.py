@@ -4,7 +4,7 @@ Confidentiality Profile.
 Per attribute, the action of Table E.1-1 (Basic Profile column; see
 :mod:`qkeras.medical._deid_table` for the source and the option columns):
 
-* ``X`` removed, ``Z`` made zero-length, ``D`` replaced by a dummy of its VR, ``U`` UID
+* ``X`` removed, ``Z`` made zero-length, ``D`` replaced by a substitute value of its VR, ``U`` UID
   replaced by a keyed new UID, ``K`` kept (only through an option);
 * combinations (``Z/D``, ``X/Z``, ``X/D``, ``X/Z/D``, ``X/Z/U*``) take the strictest
   alternative the attribute's type in the file's IOD allows: X if type 3, Z if type 2,

@@ -204,7 +204,7 @@ def test_every_profile_attribute_obeys_its_action(outputs, name, where, tag, rul
     got = outcome(before, after)
     allowed = COMBINATIONS.get(rule, {rule})
     if rule == "D" and before.VR == "UI":
-        allowed = {"D", "U"}  # a dummy UID is a keyed new UID
+        allowed = {"D", "U"}  # a substitute UID is a keyed new UID
     assert got in allowed, f"{rule} gave {got}"
     label = "".join(f"{tag_text(t)}[{i}]." for t, i in where) + tag_text(tag)
     logged = [r for r in audit if r["tag"] == label]
