@@ -25,9 +25,20 @@ BACKENDS = ("auto", "tfq", "statevector")
 AUTO_STATEVECTOR_MAX_QUBITS = 12
 
 
+def _is_hardware(backend) -> bool:
+    """A ``"vendor:device"`` string or a ``cirq.Sampler`` (checked without importing cirq)."""
+    if isinstance(backend, str):
+        return ":" in backend
+    return any(cls.__name__ == "Sampler" and cls.__module__.startswith("cirq")
+               for cls in type(backend).__mro__)
+
+
 def resolve_backend(backend: str, spec: CircuitSpec, *, differentiator=None,
                     repetitions=None, noise=None) -> str:
     """Returns the backend a layer runs on: ``backend`` itself, or what ``"auto"`` picks.
+
+    A hardware backend (a ``"vendor:device"`` string or a ``cirq.Sampler``, see
+    :mod:`qkeras.hardware`) resolves to ``"hardware"``.
 
     ``"auto"`` picks ``"statevector"`` for exact expectations (no repetitions, no noise,
     no differentiator other than adjoint) on at most :data:`AUTO_STATEVECTOR_MAX_QUBITS`
@@ -42,6 +53,8 @@ def resolve_backend(backend: str, spec: CircuitSpec, *, differentiator=None,
         >>> resolve_backend("auto", spec), resolve_backend("auto", spec, repetitions=100)
         ('statevector', 'tfq')
     """
+    if _is_hardware(backend):
+        return "hardware"
     if backend != "auto":
         return backend
     exact = repetitions is None and noise is None and differentiator in (None, "adjoint")
@@ -84,10 +97,11 @@ def make_executor(backend: str, spec: CircuitSpec, **options):
     """Builds the executor of ``spec`` on a named backend.
 
     Args:
-        backend: A name from :data:`BACKENDS`.
+        backend: A name from :data:`BACKENDS`, a ``"vendor:device"`` string or a
+            ``cirq.Sampler`` (:mod:`qkeras.hardware`).
         spec: What to execute.
         **options: ``differentiator``, ``repetitions``, ``noise``; ``jit_compile`` for
-            the statevector backend.
+            the statevector backend; ``mitigate_readout`` for hardware.
 
     Returns:
         A callable ``symbol_values -> expectations``.
@@ -101,6 +115,17 @@ def make_executor(backend: str, spec: CircuitSpec, **options):
         'TFQExecutor'
     """
     jit_compile = options.pop("jit_compile", True)
+    mitigate_readout = options.pop("mitigate_readout", False)
+    if _is_hardware(backend):
+        from qkeras.hardware import sampler as make_sampler
+        from qkeras.hardware.executor import HardwareExecutor
+
+        sampler = make_sampler(backend) if isinstance(backend, str) else backend
+        return HardwareExecutor(spec, sampler=sampler, mitigate_readout=mitigate_readout,
+                                **options)
+    if mitigate_readout:
+        raise ConfigurationError("mitigate_readout applies to hardware backends only "
+                                 "('vendor:device' strings or samplers).")
     backend = resolve_backend(backend, spec, **options)
     if backend == "tfq":
         from qkeras.backends.tfq import TFQExecutor

@@ -35,7 +35,7 @@ class QuantumLayer(keras.layers.Layer):
 
     def __init__(self, spec: CircuitSpec, *, backend: str = "auto", differentiator=None,
                  repetitions: int | None = None, noise=None, initializer=None,
-                 jit_compile: bool = True, **kwargs):
+                 jit_compile: bool = True, mitigate_readout: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
         self.backend = backend
@@ -44,9 +44,10 @@ class QuantumLayer(keras.layers.Layer):
         self.initializer = _initializer(initializer)
         self.jit_compile = bool(jit_compile)
         self._differentiator_arg = differentiator
+        self.mitigate_readout = bool(mitigate_readout)
         self._executor = backends.make_executor(
             backend, spec, differentiator=differentiator, repetitions=repetitions,
-            noise=noise, jit_compile=self.jit_compile)
+            noise=noise, jit_compile=self.jit_compile, mitigate_readout=self.mitigate_readout)
 
     # What is executed -------------------------------------------------------------------
     @property
@@ -143,10 +144,23 @@ class QuantumLayer(keras.layers.Layer):
         diff = self._differentiator_arg
         if isinstance(diff, Differentiator):
             diff = differentiator_config(diff)
-        return {**super().get_config(), "backend": self.backend, "differentiator": diff,
+        extra = {"mitigate_readout": True} if self.mitigate_readout else {}
+        return {**super().get_config(), "backend": self._backend_config(), **extra,
+                "differentiator": diff,
                 "repetitions": self.repetitions, "noise": noise_lib.to_config(self.noise),
                 "jit_compile": self.jit_compile,
                 "initializer": keras.initializers.serialize(self.initializer)}
+
+    def _backend_config(self) -> str:
+        if isinstance(self.backend, str):
+            return self.backend
+        spec = getattr(self.backend, "spec", None)
+        if isinstance(spec, str):  # a qkeras hardware sampler: saved by name, rebuilt on load
+            return spec
+        raise ConfigurationError(
+            f"{type(self).__name__} {self.name!r} runs on a {type(self.backend).__name__}, "
+            "which cannot be saved in a config. Pass backend='vendor:device' (see "
+            "qkeras.hardware.sampler) to save the layer.")
 
     def _set_constructor_args(self, args: dict) -> None:
         # Plain attribute, not Keras-tracked: tracking would wrap the dicts in

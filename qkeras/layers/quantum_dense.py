@@ -39,7 +39,9 @@ class QuantumDense(QuantumLayer):
             size, see :func:`qkeras.backends.resolve_backend`; sampled and noisy on TFQ),
             ``"tfq"`` (TensorFlow Quantum's qsim: exact, sampled or noisy) or
             ``"statevector"`` (pure TensorFlow: exact only, exportable without TFQ ops,
-            runs on GPUs).
+            runs on GPUs); or quantum hardware: a ``"vendor:device"`` string such as
+            ``"ibm:fake_manila"`` or a ``cirq.Sampler`` (see :mod:`qkeras.hardware`;
+            needs ``repetitions``; trains with parameter shift).
         repetitions: Shots per expectation (sampled execution) or, with ``noise``,
             trajectories. ``None`` means exact expectations.
         noise: ``None``, ``"depolarizing:0.01"``-style strings or a ``cirq.NoiseModel``.
@@ -48,6 +50,8 @@ class QuantumDense(QuantumLayer):
         ansatz_options: Options of the ansatz (``rotations``, ``entangler``, ``pattern``).
         initializer: Keras initializer of the weights (default uniform in ``[0, 2π)``).
         jit_compile: XLA-compile the simulation (statevector backend).
+        mitigate_readout: On a hardware backend, calibrate and invert each qubit's readout
+            confusion matrix (:mod:`qkeras.hardware.mitigation`).
         **kwargs: Keras layer arguments (``name``, ``dtype`` ...).
 
     Raises:
