@@ -35,6 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench/layers.py
 	$(BIN)/python scripts/bench/backends.py
 	$(BIN)/python scripts/bench/export_latency.py
+	$(BIN)/python scripts/bench/hardware.py
+	$(BIN)/python scripts/bench/serve.py
 
 clean:
-	rm -rf $(VENV) docs/_build .coverage demo_output
+	rm -rf $(VENV) docs/_build .coverage demo_output test-artifacts

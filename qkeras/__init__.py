@@ -23,7 +23,7 @@ from qkeras._version import __version__  # noqa: E402
 
 _use_legacy_keras()  # TensorFlow is imported now: check tf.keras resolved to tf_keras
 
-_LAZY = ("callbacks", "export", "hardware", "medical", "models", "zoo")
+_LAZY = ("callbacks", "export", "hardware", "medical", "models", "noise", "serve", "zoo")
 
 __all__ = ["keras", "backends", "circuits", "config", "errors", "layers", "__version__",
            *_LAZY]

@@ -263,5 +263,83 @@ def _zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("base_dir", metavar="MODEL_BASE_DIR", nargs="?",
+                        help="<base>/<name>/<version>/ SavedModels (or <name>/<version>/, or a "
+                             ".keras file); optional with --zoo")
+    parser.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface (default 127.0.0.1; 0.0.0.0 in a container)")
+    parser.add_argument("--model-name", help="serve only this model (or name the single one)")
+    parser.add_argument("--zoo", action="append", default=[], metavar="NAME",
+                        help="also serve this zoo model (repeatable)")
+    parser.add_argument("--version-policy", choices=("latest", "all"), default="latest",
+                        help="serve the latest version only (default) or all")
+    parser.add_argument("--label", action="append", default=[], metavar="LABEL=VERSION",
+                        help="version label of --model-name, e.g. stable=1 (repeatable)")
+    parser.add_argument("--poll-seconds", type=float, default=2.0,
+                        help="hot-reload scan interval (default 2; 0 disables)")
+    parser.add_argument("--no-batching", dest="batching", action="store_false",
+                        help="one model call per request")
+    parser.add_argument("--batch-window-ms", type=float, default=2.0,
+                        help="micro-batch window (default 2 ms)")
+    parser.add_argument("--max-batch", type=int, default=64, help="rows per model call (64)")
+    parser.add_argument("--max-body-bytes", type=int, default=16 * 2**20,
+                        help="largest request body (default 16 MiB)")
+    parser.add_argument("--max-rows", type=int, default=1024,
+                        help="most instances per request (default 1024)")
+    parser.add_argument("--api-key-env", metavar="VAR",
+                        help="require a token from this environment variable (comma-separated)")
+    parser.add_argument("--api-key-file", metavar="FILE", help="require a token from FILE")
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help="allow this origin by CORS (off by default; repeatable)")
+    parser.add_argument("--ui", action="store_true", help="serve the demo page at /ui/")
+    parser.add_argument("--no-access-log", dest="access_log", action="store_false",
+                        help="do not write JSON access lines to stderr")
+    parser.add_argument("--threads", type=int, default=2, help="model threads (default 2)")
+
+
+@command("serve", _serve_args)
+def _serve(args: argparse.Namespace) -> int:
+    """Serve models over TF Serving's REST API and KServe v2 (with metrics and a demo page)."""
+    from qkeras.errors import ConfigurationError
+    from qkeras.serve import ServeOptions, build_repository, create_app, run
+    from qkeras.serve.auth import read_tokens
+
+    if args.base_dir is None and not args.zoo:
+        raise ConfigurationError("Give MODEL_BASE_DIR or --zoo NAME: there is nothing to serve.")
+    labels = {}
+    for item in args.label:
+        label, _, version = item.partition("=")
+        if not label or not version.isdigit():
+            raise ConfigurationError(f"--label must be LABEL=VERSION, e.g. stable=1; got "
+                                     f"{item!r}.")
+        labels[label] = int(version)
+    tokens = read_tokens(env=args.api_key_env, file=args.api_key_file)
+    if (args.api_key_env or args.api_key_file) and not tokens:
+        raise ConfigurationError("The API key source holds no token; put one in it.")
+    logging.getLogger("qkeras").setLevel(logging.INFO)
+    access = logging.getLogger("qkeras.serve.access")
+    access.setLevel(logging.INFO if args.access_log else logging.WARNING)
+    access.propagate = False  # one JSON object a line, nothing around it
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+    repo = build_repository(args.base_dir, model_name=args.model_name, zoo=args.zoo,
+                            version_policy=args.version_policy, poll_seconds=args.poll_seconds,
+                            labels=labels)
+    options = ServeOptions(batching=args.batching, batch_window_ms=args.batch_window_ms,
+                           max_batch=args.max_batch, max_body_bytes=args.max_body_bytes,
+                           max_rows=args.max_rows, tokens=tuple(tokens),
+                           cors_origins=tuple(args.cors_origin), ui=args.ui,
+                           model_threads=args.threads)
+    app = create_app(repo, options)
+    where = f"http://{args.host}:{args.port}"
+    print(f"qkeras serve: {', '.join(repo.names())} at {where}/v1/models/<name>"
+          + (f" (demo page {where}/ui/)" if args.ui else ""), flush=True)
+    run(app, host=args.host, port=args.port)
+    return 0
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -35,6 +35,7 @@ __all__ = [
     "DeidentificationError",
     "ChecksumError",
     "ZooError",
+    "ServingError",
     "unknown_name",
 ]
 
@@ -97,6 +98,18 @@ class ChecksumError(QKerasError, OSError):
 
 class ZooError(QKerasError, LookupError):
     """A model-zoo entry is unknown or cannot be loaded."""
+
+
+class ServingError(QKerasError, ValueError):
+    """A model server cannot answer a request as asked (unknown model, bad request body).
+
+    ``code`` is the gRPC status name TensorFlow Serving would report (``"NOT_FOUND"``,
+    ``"INVALID_ARGUMENT"`` ...); the server turns it into the HTTP status TF Serving uses.
+    """
+
+    def __init__(self, message: str, code: str = "INVALID_ARGUMENT") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def unknown_name(kind: str, name: object, choices: Iterable[str]) -> ConfigurationError:

@@ -1,0 +1,388 @@
+"""The FastAPI application of ``qkeras serve``: TF Serving's REST API, KServe v2, image
+classification, ``/metrics`` and the demo page.
+
+Every failure a client can cause answers with a 4xx status and ``{"error": "..."}``; a 5xx
+status means a fault of the server or the model, and is logged with its traceback (never
+with the request body).
+
+Example:
+    >>> from fastapi.testclient import TestClient
+    >>> from qkeras import keras
+    >>> from qkeras.serve import ModelRepository, Servable
+    >>> repo = ModelRepository()
+    >>> model = keras.Sequential([keras.Input((2,), name="x"), keras.layers.Dense(1, name="y")])
+    >>> repo.add(Servable.from_keras(model, "demo"))
+    >>> client = TestClient(create_app(repo))
+    >>> client.get("/v1/models/demo").json()["model_version_status"][0]["state"]
+    'AVAILABLE'
+    >>> client.post("/v1/models/demo:predict", json={"instances": [[0, 0]]}).json()
+    {'predictions': [[0.0]]}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
+
+from qkeras.errors import QKerasError, ServingError
+from qkeras.serve import classify, kserve, tfserving
+from qkeras.serve.auth import TokenCheck
+from qkeras.serve.batching import MicroBatcher
+from qkeras.serve.gate import LABELS_KEY, Gate, PayloadTooLarge
+from qkeras.serve.metrics import CONTENT_TYPE, ServeMetrics
+from qkeras.serve.repository import ModelRepository
+from qkeras.serve.servable import Servable, Signature
+from qkeras.serve.uploads import read_upload
+
+__all__ = ["ServeOptions", "create_app"]
+
+log = logging.getLogger(__name__)
+
+UI_DIR = Path(__file__).parent / "ui"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeOptions:
+    """How the server behaves.
+
+    Attributes:
+        batching: Merge concurrent requests into one model call.
+        batch_window_ms: How long a batch waits for more requests after the first.
+        max_batch: Most rows in one model call.
+        max_body_bytes: Largest request body (larger ones get 413).
+        max_rows: Most rows (instances) in one request (more get 400).
+        tokens: API tokens; empty for no check.
+        cors_origins: Origins allowed by CORS; empty (the default) for no CORS headers.
+        ui: Serve the demo page at ``/ui/``.
+        model_threads: Threads that run model calls.
+    """
+
+    batching: bool = True
+    batch_window_ms: float = 2.0
+    max_batch: int = 64
+    max_body_bytes: int = 16 * 2**20
+    max_rows: int = 1024
+    tokens: tuple = ()
+    cors_origins: tuple = ()
+    ui: bool = False
+    model_threads: int = 2
+
+
+def _json(obj, status: int = 200) -> Response:
+    return Response(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY), status,
+                    media_type="application/json")
+
+
+class _Server:
+    """The state behind the routes: repository, metrics, executor and batchers."""
+
+    def __init__(self, repository: ModelRepository, options: ServeOptions,
+                 metrics: ServeMetrics) -> None:
+        self.repository, self.options, self.metrics = repository, options, metrics
+        self.executor = ThreadPoolExecutor(options.model_threads, "qkeras-model")
+        self.batchers: dict[tuple[int, str], MicroBatcher] = {}
+        self.in_flight = [0]  # requests being handled, counted by the Gate
+
+    def batcher(self, servable: Servable, sig: Signature) -> MicroBatcher:
+        key = (id(servable), sig.name)
+        batcher = self.batchers.get(key)
+        if batcher is None or batcher.servable is not servable:
+            observe = functools.partial(self.metrics.observe_batch, servable.name,
+                                        str(servable.version))
+            batcher = MicroBatcher(functools.partial(servable.predict, signature=sig.name),
+                                   window_ms=self.options.batch_window_ms,
+                                   max_batch=self.options.max_batch, executor=self.executor,
+                                   on_batch=observe, in_flight=lambda: self.in_flight[0])
+            batcher.servable = servable
+            self._drop_unloaded()
+            self.batchers[key] = batcher
+        return batcher
+
+    def _drop_unloaded(self) -> None:
+        """Closes the batchers of versions the repository no longer serves (hot reload)."""
+        live = {id(v) for n in self.repository.names()
+                for v in self.repository.versions(n).values()}
+        for key, batcher in list(self.batchers.items()):
+            if key[0] not in live:
+                del self.batchers[key]
+                asyncio.get_running_loop().create_task(batcher.close())
+
+    async def predict(self, servable: Servable, sig: Signature, inputs: dict) -> dict:
+        if self.options.batching:
+            return await self.batcher(servable, sig).submit(inputs)
+        loop = asyncio.get_running_loop()
+        out = await loop.run_in_executor(
+            self.executor, functools.partial(servable.predict, inputs, sig.name))
+        self.metrics.observe_batch(servable.name, str(servable.version),
+                                   len(next(iter(inputs.values()))))
+        return out
+
+    async def close(self) -> None:
+        await asyncio.gather(*(b.close() for b in self.batchers.values()))
+        self.executor.shutdown(wait=True)
+
+
+def _label(request: Request, servable: Servable | None, endpoint: str,
+           name: str = "") -> None:
+    request.scope[LABELS_KEY] = ((servable.name, str(servable.version), endpoint)
+                                 if servable else (name, "", endpoint))
+
+
+async def _body(request: Request) -> object:
+    raw = await request.body()
+    if not raw:
+        raise ServingError("JSON Parse error: The document is empty")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise ServingError(f"JSON Parse error: {err}") from err
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(ServingError)
+    async def serving_error(request: Request, err: ServingError):
+        status = 413 if isinstance(err, PayloadTooLarge) else tfserving.http_status(err.code)
+        if status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, err)
+        return _json(tfserving.error_body(str(err)), status)
+
+    @app.exception_handler(QKerasError)
+    async def qkeras_error(request: Request, err: QKerasError):
+        return _json(tfserving.error_body(str(err)), 400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, err: HTTPException):
+        message = (f"Malformed request: {request.method} {request.url.path}"
+                   if err.status_code in (404, 405) else str(err.detail))
+        return _json(tfserving.error_body(message), err.status_code)
+
+
+def _tfserving_routes(app: FastAPI, server: _Server) -> None:
+    repo = server.repository
+
+    @app.get("/v1/models/{rest:path}")
+    async def model_get(rest: str, request: Request):
+        path = tfserving.parse_path(rest, "GET")
+        _label(request, None, {None: "status", "metadata": "metadata"}.get(path.verb, "other"))
+        if path.verb not in (None, "metadata"):
+            raise ServingError(f"Malformed request: GET /v1/models/{rest}")
+        if path.verb == "metadata":
+            servable = repo.get(path.name, path.version, path.label)
+            _label(request, servable, "metadata")
+            return _json(tfserving.metadata_body(servable))
+        version = repo.get(path.name, None, path.label).version if path.label else path.version
+        if path.name in repo.names():
+            _label(request, None, "status", path.name)
+        return _json(tfserving.status_body(repo.status(path.name, version)))
+
+    @app.post("/v1/models/{rest:path}")
+    async def model_post(rest: str, request: Request):
+        path = tfserving.parse_path(rest, "POST")
+        _label(request, None, path.verb if path.verb in ("predict", "classify") else "other")
+        if path.verb not in ("predict", "classify", "regress"):
+            raise ServingError(f"Malformed request: POST /v1/models/{rest}")
+        servable = repo.get(path.name, path.version, path.label)
+        _label(request, servable, path.verb)
+        if path.verb == "classify":
+            return _json(await _classify(request, server, servable))
+        if path.verb == "regress":
+            raise ServingError("Model has no regression signature (it was exported with "
+                               "'serving_default' only); use :predict.", "INVALID_ARGUMENT")
+        kind, sig, inputs = tfserving.parse_predict(await _body(request), servable,
+                                                    max_rows=server.options.max_rows)
+        outputs = await server.predict(servable, sig, inputs)
+        return _json(tfserving.format_predict(kind, outputs))
+
+
+def _kserve_routes(app: FastAPI, server: _Server) -> None:
+    repo = server.repository
+
+    @app.get("/v2")
+    async def v2_server():
+        return _json(kserve.server_metadata())
+
+    @app.get("/v2/health/live")
+    async def live():
+        return _json({"live": True})
+
+    @app.get("/v2/health/ready")
+    async def ready():
+        ok = repo.ready
+        return _json({"ready": ok}, 200 if ok else 400)
+
+    @app.post("/v2/repository/index")
+    async def index():
+        return _json([{"name": n, "version": str(v), "state": "READY"}
+                      for n in repo.names() for v in sorted(repo.versions(n))])
+
+    async def metadata(request: Request, name: str, version: int | None = None):
+        _label(request, None, "metadata")
+        servable = repo.get(name, version)
+        _label(request, servable, "metadata")
+        return _json(kserve.model_metadata(servable, list(repo.versions(name))))
+
+    async def model_ready(request: Request, name: str, version: int | None = None):
+        try:
+            servable = repo.get(name, version)
+        except ServingError:
+            return _json({"name": name, "ready": False}, 400)
+        _label(request, servable, "ready")
+        return _json({"name": name, "ready": True})
+
+    async def infer(request: Request, name: str, version: int | None = None):
+        _label(request, None, "infer")
+        servable = repo.get(name, version)
+        _label(request, servable, "infer")
+        body = await _body(request)
+        sig, inputs, wanted = kserve.parse_infer(body, servable,
+                                                 max_rows=server.options.max_rows)
+        outputs = await server.predict(servable, sig, inputs)
+        names = wanted or list(outputs)
+        reply = {"model_name": servable.name, "model_version": str(servable.version),
+                 "outputs": [kserve.output_tensor(n, outputs[n]) for n in names]}
+        if isinstance(body, dict) and "id" in body:
+            reply["id"] = body["id"]
+        return _json(reply)
+
+    for suffix in ("", "/versions/{version}"):
+        app.add_api_route(f"/v2/models/{{name}}{suffix}", metadata, methods=["GET"])
+        app.add_api_route(f"/v2/models/{{name}}{suffix}/ready", model_ready, methods=["GET"])
+        app.add_api_route(f"/v2/models/{{name}}{suffix}/infer", infer, methods=["POST"])
+
+
+async def _classify(request: Request, server: _Server, servable: Servable) -> dict:
+    card = servable.card
+    if card is None:
+        raise ServingError(f"Model {servable.name} has no serving card, so its classes and "
+                           "input are unknown; write one with qkeras.serve.write_card (or "
+                           "serve a zoo model).", "FAILED_PRECONDITION")
+    sig = servable.signature()
+    if len(sig.inputs) != 1:
+        raise ServingError("Image classification needs a model with one image input; use "
+                           ":predict for multi-input models.", "FAILED_PRECONDITION")
+    data, content_type, fields = await read_upload(request)
+    loop = asyncio.get_running_loop()
+    image, kind, facts = await loop.run_in_executor(server.executor, classify.decode, data,
+                                                    content_type)
+    x = classify.preprocess(image, card.inputs)
+    outputs = await server.predict(servable, sig, {next(iter(sig.inputs)): x})
+    probs = classify.probabilities(next(iter(outputs.values()))[0], len(card.classes))
+    best = int(probs.argmax())
+    reply = {"model_spec": {"name": servable.name, "version": str(servable.version),
+                            "signature_name": sig.name},
+             "prediction": card.classes[best], "class_index": best,
+             "classes": list(card.classes), "probabilities": probs.tolist(),
+             "input": {"kind": kind, "shape": list(image.shape), **facts},
+             "image": classify.png_data_url(x[0] if x.shape[-1] == 3 else x[0, ..., 0])}
+    explain = request.query_params.get("explain") or fields.get("explain")
+    if explain:
+        if explain != "grad_cam":
+            raise ServingError(f"explain must be 'grad_cam'; got {explain!r}.")
+        model = await loop.run_in_executor(server.executor, servable.explain_model)
+        if model is None:
+            raise ServingError(f"Model {servable.name} has no Keras model for Grad-CAM; "
+                               "pass model= to write_card, or serve a .keras/zoo model.",
+                               "FAILED_PRECONDITION")
+        reply["grad_cam"] = await loop.run_in_executor(
+            server.executor, classify.grad_cam_overlay, model, x, best)
+    return reply
+
+
+def _ui_routes(app: FastAPI, server: _Server) -> None:
+    @app.get("/", include_in_schema=False)
+    async def root():
+        return RedirectResponse("/ui/")
+
+    @app.get("/ui/models.json", include_in_schema=False)
+    async def models():
+        repo = server.repository
+        out = []
+        for name in repo.names():
+            servable = repo.get(name)
+            if servable.card is not None:
+                out.append({"name": name, "version": str(servable.version),
+                            **servable.card.to_dict(),
+                            "explain": servable.card.explain_path is not None
+                            or servable.explain_model() is not None})
+        return _json({"models": out})
+
+    app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+
+
+def create_app(repository: ModelRepository, options: ServeOptions | None = None, *,
+               metrics: ServeMetrics | None = None) -> FastAPI:
+    """Builds the ASGI application for a model repository.
+
+    Starting it (its lifespan) starts the repository's polling thread; stopping it finishes
+    the queued requests, stops polling and shuts the model threads down.
+
+    Args:
+        repository: The models to serve.
+        options: Batching, limits, auth, CORS and UI (default :class:`ServeOptions`).
+        metrics: Where to count (default: new :class:`ServeMetrics` in its own registry).
+
+    Returns:
+        A FastAPI application (``app.state.server`` holds the state).
+    """
+    options = options or ServeOptions()
+    metrics = metrics or ServeMetrics()
+    server = _Server(repository, options, metrics)
+    previous = repository.on_load
+
+    def on_load(servable: Servable) -> None:
+        metrics.observe_load(servable.name, str(servable.version), servable.load_seconds)
+        if previous is not None:
+            previous(servable)
+
+    repository.on_load = on_load
+    for name in repository.names():
+        for version, servable in repository.versions(name).items():
+            metrics.observe_load(name, str(version), servable.load_seconds)
+    metrics.loaded.set_function(lambda: sum(len(repository.versions(n))
+                                            for n in repository.names()))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        repository.start()
+        log.info("serving %s", ", ".join(repository.names()) or "no model yet")
+        try:
+            yield
+        finally:
+            await server.close()
+            repository.stop()
+            log.info("shutdown complete")
+
+    app = FastAPI(title="qkeras serve", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.server = server
+    _errors(app)
+    _tfserving_routes(app, server)
+    _kserve_routes(app, server)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus():
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    if options.ui:
+        _ui_routes(app, server)
+    if options.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(options.cors_origins),
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type"])
+    app.add_middleware(Gate, metrics=metrics, max_body_bytes=options.max_body_bytes,
+                       tokens=TokenCheck(options.tokens) if options.tokens else None,
+                       counter=server.in_flight)
+    return app

@@ -1,0 +1,125 @@
+"""The ASGI middleware in front of every route: token check, body-size limit, metrics and
+structured access logs.
+
+One JSON line per request goes to the ``qkeras.serve.access`` logger: time, method, path
+(no query string), status, duration, model, version, endpoint, body size and client
+address. Request and response bodies are never logged.
+
+Example:
+    >>> gate = Gate(app=None, metrics=None, max_body_bytes=1024)
+    >>> gate.max_body_bytes
+    1024
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import orjson
+
+from qkeras.errors import ServingError
+from qkeras.serve.auth import TokenCheck
+
+__all__ = ["Gate", "PayloadTooLarge", "LABELS_KEY"]
+
+access_log = logging.getLogger("qkeras.serve.access")
+
+LABELS_KEY = "qkeras.labels"  # handlers put (model, version, endpoint) into the ASGI scope
+
+
+class PayloadTooLarge(ServingError):
+    """The request body is over the server's limit (HTTP 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is larger than this server's limit of {limit} "
+                         "bytes; send a smaller request or raise --max-body-bytes.",
+                         "RESOURCE_EXHAUSTED")
+
+
+class Gate:
+    """Pure ASGI middleware (cheaper per request than Starlette's ``BaseHTTPMiddleware``).
+
+    Args:
+        app: The wrapped ASGI application.
+        metrics: A :class:`~qkeras.serve.metrics.ServeMetrics`, or ``None``.
+        max_body_bytes: Largest request body accepted.
+        tokens: A :class:`~qkeras.serve.auth.TokenCheck`, or ``None`` for no check.
+        counter: A one-element list that holds the number of requests in flight.
+    """
+
+    def __init__(self, app, *, metrics, max_body_bytes: int,
+                 tokens: TokenCheck | None = None, counter: list | None = None) -> None:
+        self.app, self.metrics, self.max_body_bytes = app, metrics, max_body_bytes
+        self.tokens = tokens
+        self.counter = counter if counter is not None else [0]
+
+    async def _reply(self, send, status: int, message: str, extra=()) -> None:
+        body = orjson.dumps({"error": message})
+        headers = [(b"content-type", b"application/json"),
+                   (b"content-length", str(len(body)).encode()), *extra]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        state = {"status": 500, "bytes": 0}
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", ())}
+        path = scope.get("path", "")
+        self.counter[0] += 1
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+            await send(message)
+
+        async def receive_limited():
+            message = await receive()
+            if message["type"] == "http.request":
+                state["bytes"] += len(message.get("body", b""))
+                if state["bytes"] > self.max_body_bytes:
+                    raise PayloadTooLarge(self.max_body_bytes)
+            return message
+
+        try:
+            if self.tokens is not None and not TokenCheck.exempt(path) \
+                    and not self.tokens.allows(headers):
+                state["status"] = 401
+                await self._reply(send, 401, "Missing or invalid API token: send "
+                                  "'Authorization: Bearer <token>' or 'X-API-Key: <token>'.",
+                                  [(b"www-authenticate", b"Bearer")])
+            elif int(headers.get("content-length") or 0) > self.max_body_bytes:
+                state["status"] = 413
+                await self._reply(send, 413, PayloadTooLarge(self.max_body_bytes).args[0])
+            else:
+                await self.app(scope, receive_limited, send_wrapper)
+        finally:
+            self.counter[0] -= 1
+            self._record(scope, headers, path, state, time.perf_counter() - start)
+
+    def _record(self, scope, headers, path, state, seconds: float) -> None:
+        model, version, endpoint = scope.get(LABELS_KEY) or ("", "", _endpoint(path))
+        if self.metrics is not None:
+            self.metrics.observe_request(model, version, endpoint, state["status"], seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            client = scope.get("client") or ("", 0)
+            access_log.info(json.dumps({
+                "ts": round(time.time(), 3), "method": scope.get("method"), "path": path,
+                "status": state["status"], "ms": round(seconds * 1e3, 3), "model": model,
+                "version": version, "endpoint": endpoint, "bytes_in": state["bytes"],
+                "client": client[0]}))
+
+
+def _endpoint(path: str) -> str:
+    if path.startswith("/v2/health"):
+        return "health"
+    if path == "/metrics":
+        return "metrics"
+    if path == "/" or path.startswith("/ui"):
+        return "ui"
+    return "other"

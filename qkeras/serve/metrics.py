@@ -1,0 +1,72 @@
+"""Prometheus metrics of a model server, in a registry of its own (not the global one).
+
+===========================================  ==============================================
+``qkeras_serve_requests_total``              counter, by ``model, version, endpoint, status``
+``qkeras_serve_request_duration_seconds``    histogram, same labels
+``qkeras_serve_batch_size``                  histogram of rows per model call, by ``model, version``
+``qkeras_serve_model_load_seconds``          gauge, by ``model, version``
+``qkeras_serve_models_loaded``               gauge: loaded versions
+===========================================  ==============================================
+
+Example:
+    >>> metrics = ServeMetrics()
+    >>> metrics.observe_request("m", "1", "predict", 200, 0.002)
+    >>> b"qkeras_serve_requests_total" in metrics.exposition()
+    True
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["ServeMetrics", "CONTENT_TYPE"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1,
+                    0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class ServeMetrics:
+    """The server's metrics and their text exposition.
+
+    Args:
+        registry: Where to register (default: a new :class:`CollectorRegistry`).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ("model", "version", "endpoint", "status")
+        self.requests = Counter("qkeras_serve_requests", "HTTP requests answered.", labels,
+                                registry=self.registry)
+        self.latency = Histogram("qkeras_serve_request_duration_seconds",
+                                 "Time from request to response.", labels,
+                                 buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.batch_size = Histogram("qkeras_serve_batch_size", "Rows per model call.",
+                                    ("model", "version"), buckets=_BATCH_BUCKETS,
+                                    registry=self.registry)
+        self.load_seconds = Gauge("qkeras_serve_model_load_seconds",
+                                  "Time it took to load a model version.",
+                                  ("model", "version"), registry=self.registry)
+        self.loaded = Gauge("qkeras_serve_models_loaded", "Model versions being served.",
+                            registry=self.registry)
+
+    def observe_request(self, model: str, version: str, endpoint: str, status: int,
+                        seconds: float) -> None:
+        """Counts one answered request and its latency."""
+        labels = (model, version, endpoint, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+    def observe_batch(self, model: str, version: str, rows: int) -> None:
+        """Records the rows of one model call."""
+        self.batch_size.labels(model, version).observe(rows)
+
+    def observe_load(self, model: str, version: str, seconds: float) -> None:
+        """Records how long a version took to load."""
+        self.load_seconds.labels(model, version).set(seconds)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,180 @@
+"""One loaded model version: its signatures, a thread-safe ``predict`` and its card.
+
+A :class:`Servable` wraps either a SavedModel (``tf.saved_model.load``; every signature,
+read from the graph: input and output names, dtypes and shapes) or a Keras model (one
+``serving_default`` signature built from the model's inputs and outputs, as
+:func:`qkeras.export.saved_model` writes it). Both answer ``predict(inputs, signature)``
+with NumPy arrays.
+
+Example:
+    >>> import numpy as np
+    >>> from qkeras import keras
+    >>> model = keras.Sequential([keras.Input((2,), name="x"), keras.layers.Dense(1, name="y")])
+    >>> servable = Servable.from_keras(model, "demo")
+    >>> servable.signatures["serving_default"].inputs["x"].shape
+    (None, 2)
+    >>> servable.predict({"x": np.zeros((3, 2), np.float32)})["y"].shape
+    (3, 1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from qkeras.errors import ServingError
+from qkeras.serve.card import ServingCard, read_card
+
+__all__ = ["TensorInfo", "Signature", "Servable", "DEFAULT_SIGNATURE"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIGNATURE = "serving_default"
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    """A named tensor of a signature: NumPy dtype and shape (``None`` for unknown sizes)."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple | None
+
+    @classmethod
+    def from_spec(cls, name: str, spec: tf.TensorSpec) -> TensorInfo:
+        """Builds the info of a ``tf.TensorSpec``."""
+        rank = spec.shape.rank
+        return cls(name, np.dtype(spec.dtype.as_numpy_dtype),
+                   None if rank is None else tuple(spec.shape.as_list()))
+
+    @property
+    def tf_dtype(self) -> str:
+        """TensorFlow's enum name, e.g. ``"DT_FLOAT"``."""
+        from tensorflow.core.framework import types_pb2
+
+        return types_pb2.DataType.Name(tf.as_dtype(self.dtype).as_datatype_enum)
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """A callable signature: ordered inputs and outputs, and the function to run."""
+
+    name: str
+    inputs: Mapping[str, TensorInfo]
+    outputs: Mapping[str, TensorInfo]
+    function: Callable = dataclasses.field(repr=False, compare=False)
+
+
+class Servable:
+    """A model version ready to serve.
+
+    Args:
+        name: Model name.
+        version: Positive integer version.
+        signatures: Signature name -> :class:`Signature`.
+        path: Where it was loaded from, if anywhere.
+        card: Classes and input spec for image classification, if known.
+        keras_model: The Keras model (for Grad-CAM), if at hand.
+        load_seconds: How long loading took.
+    """
+
+    def __init__(self, name: str, version: int, signatures: Mapping[str, Signature], *,
+                 path: Path | None = None, card: ServingCard | None = None,
+                 keras_model=None, load_seconds: float = 0.0, platform: str = "") -> None:
+        self.name, self.version, self.signatures = name, int(version), dict(signatures)
+        self.path, self.card, self.load_seconds = path, card, load_seconds
+        self.platform = platform
+        self._keras_model = keras_model
+        self._explain_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Servable({self.name!r}, version={self.version})"
+
+    def signature(self, name: str | None = None) -> Signature:
+        """Returns a signature; ``None`` or ``""`` means ``serving_default``.
+
+        Raises:
+            ServingError: For an unknown signature name (TF Serving's message).
+        """
+        key = name or DEFAULT_SIGNATURE
+        if key not in self.signatures:
+            raise ServingError(f"Serving signature name: \"{key}\" not found in signature def",
+                               "INVALID_ARGUMENT")
+        return self.signatures[key]
+
+    def predict(self, inputs: Mapping[str, np.ndarray], signature: str | None = None,
+                ) -> dict[str, np.ndarray]:
+        """Runs one signature on NumPy inputs (already validated) and returns NumPy outputs."""
+        sig = self.signature(signature)
+        tensors = {k: tf.convert_to_tensor(v) for k, v in inputs.items()}
+        try:
+            out = sig.function(**tensors)
+        except (tf.errors.InvalidArgumentError, ValueError, TypeError) as err:
+            message = getattr(err, "message", None) or str(err)
+            raise ServingError(message.splitlines()[0][:500], "INVALID_ARGUMENT") from err
+        return {k: np.asarray(v) for k, v in out.items()}
+
+    def explain_model(self):
+        """The Keras model for Grad-CAM (loaded from the card on first use), or ``None``."""
+        with self._explain_lock:
+            if self._keras_model is None and self.card and self.card.explain_path:
+                import qkeras.layers  # noqa: F401  (register the layers with Keras)
+                from qkeras import keras
+
+                self._keras_model = keras.models.load_model(self.card.explain_path,
+                                                            compile=False)
+            return self._keras_model
+
+    @classmethod
+    def from_saved_model(cls, path: str | Path, name: str, version: int) -> Servable:
+        """Loads a SavedModel version directory with all its signatures (and card)."""
+        start = time.perf_counter()
+        loaded = tf.saved_model.load(str(path))
+        signatures = {}
+        for key, fn in loaded.signatures.items():
+            specs = fn.structured_input_signature[1]
+            outputs = fn.structured_outputs
+            signatures[key] = Signature(
+                key, {k: TensorInfo.from_spec(k, s) for k, s in sorted(specs.items())},
+                {k: TensorInfo.from_spec(k, s) for k, s in sorted(outputs.items())}, fn)
+        servable = cls(name, version, signatures, path=Path(path), card=read_card(path),
+                       load_seconds=time.perf_counter() - start,
+                       platform="tensorflow_savedmodel")
+        servable._module = loaded  # keeps the variables alive
+        return servable
+
+    @classmethod
+    def from_keras(cls, model, name: str, version: int = 1, *,
+                   card: ServingCard | None = None) -> Servable:
+        """Wraps a Keras model: ``serving_default`` takes its inputs by their Keras names."""
+        start = time.perf_counter()
+        specs = {}
+        for tensor, input_name in zip(model.inputs, model.input_names):
+            specs[input_name] = tf.TensorSpec(tensor.shape, tf.float32, name=input_name)
+        names = list(specs)
+
+        @tf.function(input_signature=[specs[n] for n in names])
+        def serve(*args):
+            out = model(args[0] if len(args) == 1 else list(args), training=False)
+            out = out if isinstance(out, (list, tuple)) else [out]
+            return dict(zip(model.output_names, out))
+
+        def call(**kwargs):
+            return serve(*[kwargs[n] for n in names])
+
+        concrete = serve.get_concrete_function()
+        outputs = {k: TensorInfo.from_spec(k, tf.TensorSpec(v.shape, v.dtype))
+                   for k, v in sorted(concrete.structured_outputs.items())}
+        signature = Signature(DEFAULT_SIGNATURE,
+                              {k: TensorInfo.from_spec(k, specs[k]) for k in sorted(names)},
+                              outputs, call)
+        return cls(name, version, {DEFAULT_SIGNATURE: signature}, card=card,
+                   keras_model=model, load_seconds=time.perf_counter() - start,
+                   platform="keras")

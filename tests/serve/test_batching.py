@@ -1,0 +1,112 @@
+"""Micro-batching: concurrent requests share model calls and get their own rows back.
+
+Reference: each request's answer is compared with the Keras model on that request's
+input alone; model calls are counted by the batch-size histogram.
+"""
+
+import asyncio
+
+import httpx
+import numpy as np
+import pytest
+
+from qkeras.errors import ConfigurationError, ServingError
+from qkeras.serve import MicroBatcher, ModelRepository, ServeMetrics, ServeOptions, create_app
+
+
+def _calls(metrics: ServeMetrics) -> tuple[float, float]:
+    """(model calls, rows) from the batch-size histogram."""
+    count = rows = 0.0
+    for family in metrics.registry.collect():
+        if family.name == "qkeras_serve_batch_size":
+            for sample in family.samples:
+                if sample.name.endswith("_count"):
+                    count += sample.value
+                elif sample.name.endswith("_sum"):
+                    rows += sample.value
+    return count, rows
+
+
+async def _concurrent(app, bodies):
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await asyncio.gather(*(client.post("/v1/models/digits:predict", json=b)
+                                      for b in bodies))
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_concurrent_requests_merge_into_fewer_model_calls(model_base, digit_model, batching):
+    model, x, _ = digit_model
+    repo = ModelRepository(model_base, poll_seconds=0)
+    repo.scan()
+    metrics = ServeMetrics()
+    app = create_app(repo, ServeOptions(batching=batching, batch_window_ms=50, max_batch=64),
+                     metrics=metrics)
+    sizes = [1, 2, 1, 3, 1, 1, 2, 1] * 4  # 32 requests, 48 rows, each its own images
+    starts = np.cumsum([0, *sizes[:-1]])
+    bodies = [{"instances": x[s:s + n].tolist()} for s, n in zip(starts, sizes)]
+    replies = asyncio.run(_concurrent(app, bodies))
+    assert [r.status_code for r in replies] == [200] * len(bodies)
+    want = model.predict(x[:sum(sizes)], verbose=0)
+    for reply, s, n in zip(replies, starts, sizes):
+        np.testing.assert_allclose(reply.json()["predictions"], want[s:s + n], atol=1e-5)
+    calls, rows = _calls(metrics)
+    assert rows == sum(sizes)
+    if batching:
+        assert calls < len(bodies) / 4, f"{calls} model calls for {len(bodies)} requests"
+    else:
+        assert calls == len(bodies)
+
+
+def test_batches_respect_max_batch_and_a_large_request_runs_alone():
+    seen = []
+
+    def run(inputs):
+        seen.append(len(inputs["x"]))
+        return {"y": inputs["x"] + 1}
+
+    async def main():
+        batcher = MicroBatcher(run, window_ms=30, max_batch=4)
+        requests = [np.full((n, 1), i, np.float32) for i, n in enumerate([1, 1, 1, 1, 1, 6])]
+        out = await asyncio.gather(*(batcher.submit({"x": r}) for r in requests))
+        await batcher.close()
+        return requests, out
+
+    requests, out = asyncio.run(main())
+    for request, answer in zip(requests, out):
+        np.testing.assert_array_equal(answer["y"], request + 1)
+    assert max(seen) == 6 and all(n <= 4 for n in seen if n != 6)
+    assert sum(seen) == 11 and len(seen) <= 3
+
+
+def test_a_failing_batch_fails_each_of_its_requests_and_close_refuses_new_ones():
+    def run(inputs):
+        raise ServingError("boom from the model")
+
+    async def main():
+        batcher = MicroBatcher(run, window_ms=5)
+        results = await asyncio.gather(*(batcher.submit({"x": np.zeros((1, 1))})
+                                         for _ in range(3)), return_exceptions=True)
+        await batcher.close()
+        with pytest.raises(ServingError, match="shutting down"):
+            await batcher.submit({"x": np.zeros((1, 1))})
+        return results
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, ServingError) and "boom" in str(r) for r in results)
+
+
+def test_close_answers_queued_requests_first():
+    async def main():
+        batcher = MicroBatcher(lambda inputs: {"y": inputs["x"] * 3}, window_ms=1000)
+        pending = asyncio.ensure_future(batcher.submit({"x": np.ones((1, 1))}))
+        await asyncio.sleep(0)  # let the request reach the queue
+        await batcher.close()  # must not wait out the 1 s window, and must answer it
+        return await pending
+
+    assert asyncio.run(main())["y"].tolist() == [[3.0]]
+
+
+def test_batcher_arguments_are_checked():
+    with pytest.raises(ConfigurationError, match="max_batch >= 1"):
+        MicroBatcher(lambda x: x, max_batch=0)
