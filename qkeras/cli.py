@@ -16,7 +16,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from qkeras.errors import QKerasError
+from qkeras.errors import ConfigurationError, QKerasError, ZooError
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Handler]] = {}
@@ -111,7 +111,29 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"saved {r.model_path}; reloaded predictions: {status} "
           f"(max |diff| = {r.reload_max_abs_diff:.2e})")
     print(f"TensorBoard: tensorboard --logdir {r.log_dir}    ({r.seconds:.0f} s in all)")
+    _demo_zoo()
     return 0 if r.reload_max_abs_diff == 0 else 1
+
+
+def _demo_zoo() -> None:
+    from qkeras import demo
+
+    z = demo.classify_sample()
+    report = z.report
+    print(f"\nzoo model {z.name} {z.version} (loaded offline, sha256 verified: {z.source})")
+    print(f"on {report.n_samples} bundled real chest X-rays from the PneumoniaMNIST test "
+          f"split ({report.class_counts}), never seen in training")
+    print(f"images: {z.attribution}")
+    (tn, fp), (fn, tp) = report.confusion_matrix
+    print(f"operating threshold {z.threshold:.3f} (chosen on validation data); "
+          f"TP {tp}  FN {fn}  TN {tn}  FP {fp}")
+    for key, label in (("sensitivity", "sensitivity"), ("specificity", "specificity"),
+                       ("ppv", "PPV"), ("npv", "NPV"), ("accuracy", "accuracy"),
+                       ("auroc", "AUROC")):
+        if key in report.metrics:
+            print(f"  {label:<12} {report.metrics[key]}")
+    print("(48 images give wide intervals; the card's figures on all 624 test images: "
+          f"qkeras zoo info {z.name}. Research only, not a medical device.)")
 
 
 def _deid_args(parser: argparse.ArgumentParser) -> None:
@@ -198,8 +220,9 @@ def _zoo_args(parser: argparse.ArgumentParser) -> None:
         if name == "download":
             sub.add_argument("--force", action="store_true", help="download even if cached")
         if name == "evaluate":
-            sub.add_argument("--data", required=True,
-                             help="MedMNIST .npz file or flag; its test split is used")
+            sub.add_argument("--data", help="MedMNIST .npz file or flag, or the image tree "
+                             "the model was trained on; its test split is used (not needed "
+                             "for generators of built-in data)")
             sub.add_argument("--resamples", type=int, default=1000,
                              help="bootstrap resamples (default 1000)")
 
@@ -212,10 +235,14 @@ def _zoo_list() -> None:
         print("qkeras zoo: no model is released yet (the registry is empty). Recipes that "
               "will train them are in zoo/<name>/recipe.yaml; see zoo/README.md.")
         return
-    print(f"{'name':<28}{'version':<10}{'task':<28}{'AUROC (95% CI)':<26}data")
+    print(f"{'name':<30}{'version':<9}{'task':<27}{'params':>8}  test metric (95% CI)")
     for e in entries:
-        auroc = str(e.metrics["auroc"]) if "auroc" in e.metrics else "n/a"
-        print(f"{e.name:<28}{e.version:<10}{e.task:<28}{auroc:<26}{e.data}")
+        key = next((k for k in ("accuracy", "mmd", "relative_entropy") if k in e.metrics),
+                   None)
+        shown = f"{key} {e.metrics[key]}" if key else "n/a"
+        if "auroc" in e.metrics:
+            shown += f", AUROC {e.metrics['auroc'].value:.3f}"
+        print(f"{e.name:<30}{e.version:<9}{e.task:<27}{e.num_params:>8}  {shown}")
 
 
 def _zoo_info(entry, as_json: bool) -> None:
@@ -252,15 +279,36 @@ def _zoo(args: argparse.Namespace) -> int:
         entry = zoo.info(args.name, args.version)
         print(f"{entry.name} {entry.version}: {path} (sha256 {entry.sha256} verified)")
     else:
-        entry = zoo.info(args.name, args.version)
-        report = zoo.evaluate(args.name, args.data, version=args.version,
-                              n_resamples=args.resamples)
-        print(f"{entry.name} {entry.version} on {args.data}: {report.n_samples} images")
-        print(f"{'metric':<14}{'recomputed':<30}released")
-        for name, estimate in report.metrics.items():
-            released = str(entry.metrics[name]) if name in entry.metrics else "n/a"
-            print(f"{name:<14}{str(estimate):<30}{released}")
+        _zoo_evaluate(args)
     return 0
+
+
+def _zoo_evaluate(args: argparse.Namespace) -> None:
+    from qkeras import zoo
+    from qkeras.zoo.entry import Metric
+
+    entry = zoo.info(args.name, args.version)
+    if entry.task != "generation" and args.data is None:
+        raise ConfigurationError(f"{entry.name} is evaluated on its test split: pass --data "
+                                 "PATH (the MedMNIST .npz file or the image tree).")
+    result = zoo.evaluate(args.name, args.data, version=args.version,
+                          n_resamples=args.resamples)
+    if entry.task == "generation":
+        estimates, size = {k: Metric(**v) for k, v in result.items()}, ""
+    else:
+        estimates, size = result.metrics, f": {result.n_samples} images"
+    print(f"{entry.name} {entry.version} on {args.data or 'its built-in data'}{size}")
+    print(f"{'metric':<20}{'recomputed':<32}{'released':<32}match")
+    mismatches = 0
+    for name, estimate in estimates.items():
+        released = entry.metrics.get(name)
+        same = released is not None and str(released) == str(estimate)
+        mismatches += released is not None and not same
+        print(f"{name:<20}{str(estimate):<32}{str(released) if released else 'n/a':<32}"
+              f"{'yes' if same else 'n/a' if released is None else 'NO'}")
+    if mismatches:
+        raise ZooError(f"{mismatches} metric(s) of {entry.name} {entry.version} differ from "
+                       "the released card at the printed precision.")
 
 
 def _serve_args(parser: argparse.ArgumentParser) -> None:
@@ -302,7 +350,6 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
 @command("serve", _serve_args)
 def _serve(args: argparse.Namespace) -> int:
     """Serve models over TF Serving's REST API and KServe v2 (with metrics and a demo page)."""
-    from qkeras.errors import ConfigurationError
     from qkeras.serve import ServeOptions, build_repository, create_app, run
     from qkeras.serve.auth import read_tokens
 

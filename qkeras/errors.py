@@ -35,6 +35,7 @@ __all__ = [
     "DeidentificationError",
     "ChecksumError",
     "ZooError",
+    "ArchiveError",
     "ServingError",
     "unknown_name",
 ]
@@ -98,6 +99,10 @@ class ChecksumError(QKerasError, OSError):
 
 class ZooError(QKerasError, LookupError):
     """A model-zoo entry is unknown or cannot be loaded."""
+
+
+class ArchiveError(ZooError):
+    """A released archive is unsafe (a member escapes its folder) or cannot be extracted."""
 
 
 class ServingError(QKerasError, ValueError):

@@ -36,7 +36,7 @@ from qkeras.layers import QuantumLayer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["portable_model", "saved_model", "for_serving", "graph_ops"]
+__all__ = ["portable_model", "saved_model", "for_serving", "graph_ops", "serving_function"]
 
 
 def _portable_layer(layer, xla: bool):
@@ -85,7 +85,25 @@ def portable_model(model: keras.Model, *, xla: bool = False, _check: bool = True
     return clone
 
 
-def _serving_function(model: keras.Model, signature: Mapping[str, tf.TensorSpec] | None):
+def serving_function(model: keras.Model, signature: Mapping[str, tf.TensorSpec] | None = None):
+    """The ``serving_default`` function of ``model``: named float inputs in, named outputs out.
+
+    Args:
+        model: A Keras model with fixed input shapes (but the batch).
+        signature: Input name -> ``tf.TensorSpec``; default: the model's inputs as float32.
+
+    Returns:
+        A ``tf.function`` with that input signature returning ``{output name: tensor}``.
+
+    Raises:
+        ExportError: If an input has an unknown dimension besides the batch.
+
+    Example:
+        >>> model = keras.Sequential([keras.Input((3,), name="x"), keras.layers.Dense(2, name="y")])
+        >>> serve = serving_function(model)
+        >>> {k: tuple(v.shape) for k, v in serve(tf.zeros((4, 3))).items()}
+        {'y': (4, 2)}
+    """
     if signature is None:
         signature = {}
         for tensor, name in zip(model.inputs, model.input_names):
@@ -158,7 +176,7 @@ def saved_model(model: keras.Model, export_dir: str | os.PathLike, *, portable: 
         model = portable_model(model, xla=xla)
     module = tf.Module()
     module.model = model
-    serve = _serving_function(model, signature)
+    serve = serving_function(model, signature)
     _write_atomically(module, serve, target)
     log.info("exported %s to %s (portable=%s)", model.name, target, portable)
     return target

@@ -32,6 +32,39 @@ def test_cli_demo_prints_the_figures(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "test accuracy" in out and "reloaded predictions: OK, identical" in out
+    assert "zoo model hybrid-cnn-pneumoniamnist" in out and "48 bundled real chest" in out
+    assert "Kermany" in out and "sensitivity" in out
+
+
+def test_zoo_demo_classifies_the_bundled_images(monkeypatch, tmp_path):
+    """The bundled images are test-split images: the report matches sklearn on them."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    from qkeras.data import pneumonia_sample
+
+    monkeypatch.setenv("QKERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("QKERAS_ZOO_URL", raising=False)
+    result = demo.classify_sample(n_resamples=50)
+    _, labels = pneumonia_sample()
+    truth = np.array([p[0] for p in result.predictions])
+    scores = np.array([p[1] for p in result.predictions])
+    np.testing.assert_array_equal(truth, labels)
+    assert result.report.metrics["auroc"].value == pytest.approx(roc_auc_score(labels, scores))
+    assert result.report.metrics["accuracy"].value == pytest.approx(
+        accuracy_score(labels, scores >= result.threshold))
+    assert result.report.metrics["auroc"].value > 0.8  # chance is 0.5
+
+
+def test_bundled_sample_is_part_of_the_official_test_split(shared_data):
+    from qkeras.data import PNEUMONIA_SAMPLE
+
+    with np.load(PNEUMONIA_SAMPLE[0]) as sample, np.load(shared_data /
+                                                         "pneumoniamnist.npz") as full:
+        index = sample["test_index"]
+        np.testing.assert_array_equal(sample["images"], full["test_images"][index])
+        np.testing.assert_array_equal(sample["labels"], full["test_labels"][index, 0])
+        train = {image.tobytes() for image in full["train_images"]}
+        assert not any(image.tobytes() in train for image in sample["images"])
 
 
 def test_cli_usage_version_and_errors(capsys):

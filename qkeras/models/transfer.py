@@ -158,6 +158,9 @@ class HybridTransfer(keras.Model):
             (set automatically for application backbones; ``None`` for none).
         quantum_options: Extra keyword arguments of the ``QuantumDense`` (``backend``,
             ``differentiator`` ...).
+        classical_twin: Put ``Dense(n_qubits, tanh)`` in the circuit's place: the classical
+            model of nearly the same size (``n_qubits**2 + n_qubits`` weights against the
+            circuit's ``2 * n_qubits * q_layers``) to compare the quantum model with.
         name: Model name.
 
     Raises:
@@ -176,8 +179,8 @@ class HybridTransfer(keras.Model):
                  backbone_size: int | None = None, backbone_options: Mapping | None = None,
                  feature_layer: str | None = None, train_backbone: bool = False,
                  input_scale: float = 1.0, preprocessing: str | None = None,
-                 quantum_options: Mapping | None = None, name: str = "hybrid_transfer",
-                 **kwargs):
+                 quantum_options: Mapping | None = None, classical_twin: bool = False,
+                 name: str = "hybrid_transfer", **kwargs):
         super().__init__(name=name, **kwargs)
         if not isinstance(classes, int) or classes < 2:
             raise ConfigurationError(f"classes must be an integer >= 2; got {classes!r}.")
@@ -192,9 +195,14 @@ class HybridTransfer(keras.Model):
         # Plain attribute: Keras tracking would wrap the dict, which json cannot write.
         object.__setattr__(self, "quantum_options", dict(quantum_options or {}))
         self.pre = keras.layers.Dense(n_qubits, activation="tanh", name="pre_quantum")
-        self.quantum = QuantumDense(n_qubits, "angle", "hardware_efficient", q_layers,
-                                    encoding_options={"rotation": "y"}, name="dressed_circuit",
-                                    **self.quantum_options)
+        self.classical_twin = bool(classical_twin)
+        if self.classical_twin:
+            self.quantum = keras.layers.Dense(n_qubits, activation="tanh",
+                                              name="classical_twin")
+        else:
+            self.quantum = QuantumDense(n_qubits, "angle", "hardware_efficient", q_layers,
+                                        encoding_options={"rotation": "y"},
+                                        name="dressed_circuit", **self.quantum_options)
         self.head = keras.layers.Dense(classes, activation="softmax", name="post_quantum")
 
     def _adapt(self, images: tf.Tensor) -> tf.Tensor:
@@ -239,4 +247,5 @@ class HybridTransfer(keras.Model):
                 "classes": self.classes, "n_qubits": self.n_qubits, "q_layers": self.q_layers,
                 "weights": None, "train_backbone": self.train_backbone,
                 "input_scale": self.input_scale, "preprocessing": self.preprocessing,
-                "quantum_options": self.quantum_options, "name": self.name}
+                "quantum_options": self.quantum_options,
+                "classical_twin": self.classical_twin, "name": self.name}

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from qkeras.errors import ServingError
+from qkeras.export import serving_function
 from qkeras.serve.card import ServingCard, read_card
 
 __all__ = ["TensorInfo", "Signature", "Servable", "DEFAULT_SIGNATURE"]
@@ -155,16 +156,9 @@ class Servable:
                    card: ServingCard | None = None) -> Servable:
         """Wraps a Keras model: ``serving_default`` takes its inputs by their Keras names."""
         start = time.perf_counter()
-        specs = {}
-        for tensor, input_name in zip(model.inputs, model.input_names):
-            specs[input_name] = tf.TensorSpec(tensor.shape, tf.float32, name=input_name)
+        serve = serving_function(model)
+        specs = {spec.name: spec for spec in serve.input_signature}
         names = list(specs)
-
-        @tf.function(input_signature=[specs[n] for n in names])
-        def serve(*args):
-            out = model(args[0] if len(args) == 1 else list(args), training=False)
-            out = out if isinstance(out, (list, tuple)) else [out]
-            return dict(zip(model.output_names, out))
 
         def call(**kwargs):
             return serve(*[kwargs[n] for n in names])

@@ -6,7 +6,10 @@ release URL, and, when those cannot be reached, the released file in this reposi
 ``zoo/<name>/`` folder. A download streams into a temporary file beside its target while
 its sha256 and size are computed; only a file whose digest and size match the entry is
 moved into place (``os.replace``), so a corrupt or truncated download raises
-:class:`~qkeras.errors.ChecksumError` and leaves nothing in the cache.
+:class:`~qkeras.errors.ChecksumError` and leaves nothing in the cache. A released archive
+(``.tar``, ``.tar.gz``/``.tgz``, ``.zip``) is fetched and verified the same way; the client
+then extracts it with :func:`qkeras.zoo.archive.extract`, which refuses members that
+escape the target folder.
 
 Example:
     >>> cache_dir().name

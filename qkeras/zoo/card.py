@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["render_card", "metric_rows", "TEMPLATE"]
+__all__ = ["render_card", "metric_rows", "comparison", "TEMPLATE"]
 
 _LABELS = {"accuracy": "Accuracy", "auroc": "AUROC", "auprc": "AUPRC",
            "sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV",
@@ -40,7 +40,7 @@ TEMPLATE = """\
 
 - {data_file} ({data_provenance} file, sha256 `{data_sha256}`).
 - Images used: train {n_train}, validation {n_val}, test {n_test}{subset_note}.
-- Test class counts: {test_counts}.
+- Test class counts: {test_counts}.{data_notes}
 
 ## Test-split metrics ({confidence} CIs, percentile bootstrap, {n_resamples} resamples)
 
@@ -50,8 +50,8 @@ Operating threshold: {threshold} ({threshold_rule}). Baseline: `{baseline_kind}`
 | Metric | {name} | Baseline |
 | --- | --- | --- |
 {metric_rows}
-
-## Limitations
+{comparison}
+{references}## Limitations
 
 {limitations}
 
@@ -64,7 +64,8 @@ Operating threshold: {threshold} ({threshold_rule}). Baseline: `{baseline_kind}`
 ## Reproduce
 
 ```
-python scripts/zoo/train.py {recipe_path}
+python scripts/zoo/train.py {recipe_path} --data PATH
+qkeras zoo evaluate {name} --data PATH     # recomputes the test metrics above
 ```
 
 Environment: {environment}.
@@ -84,6 +85,34 @@ def metric_rows(model: Mapping, baseline: Mapping | None) -> str:
     baseline = baseline or {}
     return "\n".join(f"| {_LABELS.get(k, k)} | {_cell(v)} | {_cell(baseline.get(k))} |"
                      for k, v in model.items())
+
+
+def comparison(model: Mapping, baseline: Mapping | None,
+               keys: tuple[str, ...] = ("accuracy", "auroc")) -> str:
+    """One sentence comparing a model with its baseline on ``keys``, by their CIs.
+
+    Descriptive only (whether the two percentile intervals overlap), not a paired test;
+    a metric missing on either side is left out.
+
+    Example:
+        >>> print(comparison({"accuracy": {"value": 0.9, "low": 0.88, "high": 0.92}},
+        ...                  {"accuracy": {"value": 0.95, "low": 0.93, "high": 0.97}}).strip())
+        Against the baseline: accuracy 0.900 vs 0.950 (baseline higher, the CIs do not overlap).
+    """
+    parts = []
+    for key in keys:
+        a, b = model.get(key), (baseline or {}).get(key)
+        if not a or not b or None in (a.get("low"), b.get("low")):
+            continue
+        if a["low"] > b["high"]:
+            verdict = "model higher, the CIs do not overlap"
+        elif b["low"] > a["high"]:
+            verdict = "baseline higher, the CIs do not overlap"
+        else:
+            verdict = "level within the CIs"
+        parts.append(f"{_LABELS.get(key, key).lower() if key != 'auroc' else 'AUROC'} "
+                     f"{a['value']:.3f} vs {b['value']:.3f} ({verdict})")
+    return f"\nAgainst the baseline: {'; '.join(parts)}.\n" if parts else ""
 
 
 def render_card(recipe, metrics: Mapping) -> str:
@@ -120,14 +149,21 @@ def render_card(recipe, metrics: Mapping) -> str:
         n_test=data["sizes"]["test"],
         subset_note=(f" (seeded subsets of {subset}; not the full splits)" if subset else ""),
         test_counts=", ".join(f"{k} {v}" for k, v in report["class_counts"].items()),
+        data_notes="".join(f"\n- {note}." for note in data.get("notes", [])),
+        references=("Published references on this test split (other models, not retrained "
+                    "here):\n\n" + "".join(f"- {ref}\n" for ref in
+                                            recipe.card["references"]) + "\n"
+                    if recipe.card.get("references") else ""),
         confidence=f"{boot['confidence']:.0%}", n_resamples=boot["n_resamples"],
         threshold=("highest score" if report["threshold"] is None
                    else f"{report['threshold']:.4g}"),
-        threshold_rule=metrics["threshold_rule"],
+        threshold_rule=(metrics["threshold_rule"] if report["threshold"] is not None
+                        else "multi-class: the most probable class"),
         baseline_kind=baseline.get("kind", "none"),
         baseline_params=baseline.get("num_params", "n/a"),
         metric_rows=metric_rows(report["metrics"],
                                 baseline.get("report", {}).get("metrics")),
+        comparison=comparison(report["metrics"], baseline.get("report", {}).get("metrics")),
         limitations=recipe.card.get("limitations") or "Not validated clinically.",
         licence=recipe.card.get("licence", ""), attribution=recipe.card.get("attribution", ""),
         environment=", ".join(f"{k} {v}" for k, v in metrics["environment"].items()))

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from qkeras.errors import ConfigurationError, ZooError
+from qkeras.zoo.archive import SUFFIXES as _ARCHIVES
 
 __all__ = ["InputSpec", "Metric", "ZooEntry", "measured", "measured_threshold",
            "repository_zoo", "TASKS"]
@@ -76,6 +77,8 @@ class Metric:
     confidence: float
 
     def __str__(self) -> str:
+        if self.confidence >= 1.0:  # computed exactly, not estimated from a sample
+            return f"{self.value:.4f} (exact)"
         return f"{self.value:.3f} ({self.confidence:.0%} CI {self.low:.3f}-{self.high:.3f})"
 
 
@@ -152,7 +155,9 @@ class ZooEntry:
         metrics: Test-split metrics (:func:`measured`).
         licence: Licence of the weights.
         attribution: Whom to cite (data and methods).
-        file: File name of the weights (a ``.keras`` model).
+        file: File name of the weights: a ``.keras`` model, or an archive
+            (:data:`qkeras.zoo.archive.SUFFIXES`) holding one ``.keras`` file or a
+            SavedModel folder.
         sha256: Hex sha256 of ``file``.
         size: Size of ``file`` in bytes.
         url: Release URL of ``file`` (``https://`` or ``file://``), or ``""``.
@@ -162,6 +167,10 @@ class ZooEntry:
         num_params: Parameters of the model.
         threshold: Operating threshold of a binary model's score (the recipe's, from
             :func:`measured_threshold`); ``None`` for multi-class (highest score).
+        loader: The recipe's ``data`` section (how :func:`qkeras.zoo.data.load_splits`
+            reads the test split; e.g. the duplicate removal of an image tree), so that
+            :func:`qkeras.zoo.evaluate` measures on the same images.
+        seed: The recipe's seed (it seeds the bootstrap of the metrics).
 
     Raises:
         ConfigurationError: For a bad name, version, task, sha256, file, size or
@@ -195,6 +204,8 @@ class ZooEntry:
     changelog: Mapping[str, str]
     num_params: int = 0
     threshold: float | None = 0.5
+    loader: Mapping = dataclasses.field(default_factory=dict)
+    seed: int = 0
 
     def __post_init__(self):
         problems = []
@@ -208,8 +219,9 @@ class ZooEntry:
             problems.append("sha256 must be 64 lower-case hex digits")
         if not isinstance(self.size, int) or self.size < 1:
             problems.append(f"size must be the file's size in bytes (got {self.size!r})")
-        if not self.file.endswith(".keras") or "/" in self.file:
-            problems.append(f"file must be a bare .keras file name (got {self.file!r})")
+        if not self.file.endswith((".keras", *_ARCHIVES)) or "/" in self.file:
+            problems.append("file must be a bare .keras file name or an archive's ("
+                            + ", ".join(_ARCHIVES) + f"; got {self.file!r})")
         if self.version not in self.changelog:
             problems.append(f"changelog must say what version {self.version} changed")
         if problems:
@@ -218,6 +230,7 @@ class ZooEntry:
         object.__setattr__(self, "classes", tuple(self.classes))
         object.__setattr__(self, "metrics", types.MappingProxyType(dict(self.metrics)))
         object.__setattr__(self, "changelog", types.MappingProxyType(dict(self.changelog)))
+        object.__setattr__(self, "loader", types.MappingProxyType(dict(self.loader)))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -230,4 +243,5 @@ class ZooEntry:
         out["inputs"] = dataclasses.asdict(self.inputs)
         out["metrics"] = {k: dataclasses.asdict(m) for k, m in self.metrics.items()}
         out["changelog"] = dict(self.changelog)
+        out["loader"] = dict(self.loader)
         return out

@@ -10,6 +10,9 @@ A recipe (``zoo/<name>/recipe.yaml``) is plain data::
     data:
       dataset: pneumoniamnist          # MedMNIST flag (downloaded when no file is given)
       file: pneumoniamnist.npz         # file name looked up in the data folder
+      # or, for a class-per-folder image tree (train/test splits, cross-split duplicates
+      # removed, validation carved from train by class):
+      # folder: brain-tumor-mri, image_size: 64, val_fraction: 0.1, near_duplicates: true
       subset: {train: null, val: null, test: null}   # null: the whole split
     model: {kind: qcnn, image_size: 16, qubits: 8, encoding: amplitude}
     baseline: {kind: classical, image_size: 8, hidden: []}   # classical, similar size
@@ -19,8 +22,11 @@ A recipe (``zoo/<name>/recipe.yaml``) is plain data::
     card: {intended_use: ..., licence: ..., attribution: ..., limitations: ...}
 
 Model kinds (:data:`MODEL_KINDS`): ``qcnn`` (resize, flatten, :class:`~qkeras.models.QCNN`,
-a Dense head), ``classical`` (resize, flatten, Dense layers, a Dense head) and
-``hybrid_transfer`` (:class:`~qkeras.models.HybridTransfer`).
+a Dense head), ``classical`` (resize, flatten, Dense layers, a Dense head), ``cnn``
+(:func:`cnn`: convolution blocks, then a dressed quantum circuit or its classical twin of
+the same size) and ``hybrid_transfer`` (:class:`~qkeras.models.HybridTransfer`;
+``backbone: zoo:NAME`` takes a released zoo model, e.g. one trained on another data set,
+cut at ``feature_layer``).
 
 Example:
     >>> recipe = Recipe.from_dict({"name": "demo-model", "version": "0.1.0",
@@ -39,26 +45,31 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import tf_keras as keras
 
 from qkeras.errors import ConfigurationError, EnvironmentSetupError, unknown_name
 
 __all__ = ["Recipe", "load_recipe", "build_model", "MODEL_KINDS"]
 
-MODEL_KINDS = ("qcnn", "classical", "hybrid_transfer")
+MODEL_KINDS = ("qcnn", "classical", "cnn", "hybrid_transfer", "distribution_qgan",
+               "patch_qgan")
 
 _DEFAULTS = {
     "summary": "",
     "seed": 0,
-    "data": {"dataset": None, "file": None, "subset": {"train": None, "val": None,
-                                                       "test": None}},
+    "data": {"dataset": None, "file": None, "folder": None, "image_size": None,
+             "val_fraction": 0.1, "near_duplicates": False, "digit": None, "held_out": None,
+             "label": None,
+             "subset": {"train": None, "val": None, "test": None}},
     "baseline": None,
     "training": {"epochs": 30, "batch_size": 32, "learning_rate": 0.01, "patience": 5,
-                 "class_weight": None},
+                 "class_weight": None, "reduce_lr_patience": None, "d_learning_rate": None},
     "evaluation": {"threshold": 0.5, "n_resamples": 1000},
     "card": {"intended_use": "Research and education only; not a medical device and not "
                              "for diagnosis.", "licence": "", "attribution": "",
-             "limitations": ""},
+             "limitations": "", "references": [], "modality": "",
+             "preprocessing": ""},
 }
 _REQUIRED = ("name", "version", "task", "data", "model")
 
@@ -136,8 +147,10 @@ class Recipe:
         for spec in (model, baseline):
             if spec is not None and spec.get("kind") not in MODEL_KINDS:
                 raise unknown_name("model kind", spec.get("kind"), MODEL_KINDS)
-        if not (rest["data"].get("dataset") or rest["data"].get("file")):
-            raise ConfigurationError("recipe data needs a MedMNIST 'dataset' flag or a 'file'.")
+        if not (rest["data"].get("dataset") or rest["data"].get("file")
+                or rest["data"].get("folder")):
+            raise ConfigurationError("recipe data needs a MedMNIST 'dataset' flag, a 'file' "
+                                     "or an image 'folder'.")
         return cls(name=str(rest["name"]), version=str(rest["version"]), task=rest["task"],
                    summary=rest["summary"], seed=int(rest["seed"]), data=rest["data"],
                    model=dict(model), baseline=None if baseline is None else dict(baseline),
@@ -206,6 +219,94 @@ def _resized(inputs, spec: Mapping):
     return keras.layers.Flatten(name="pixels")(x)
 
 
+_AUGMENT = {"flip": None, "rotation": 0.0, "translation": 0.0, "zoom": 0.0, "contrast": 0.0}
+
+
+def _augmentation(x, options: Mapping | None):
+    options = {**_AUGMENT, **dict(options or {})}
+    unknown = set(options) - set(_AUGMENT)
+    if unknown:
+        raise TypeError(f"unknown augment options {sorted(unknown)}; allowed {sorted(_AUGMENT)}")
+    if options["flip"]:
+        x = keras.layers.RandomFlip(options["flip"], name="augment_flip")(x)
+    if options["rotation"]:
+        x = keras.layers.RandomRotation(options["rotation"], fill_mode="constant",
+                                        name="augment_rotation")(x)
+    if options["translation"]:
+        t = options["translation"]
+        x = keras.layers.RandomTranslation(t, t, fill_mode="constant",
+                                           name="augment_translation")(x)
+    if options["zoom"]:
+        x = keras.layers.RandomZoom(options["zoom"], fill_mode="constant",
+                                    name="augment_zoom")(x)
+    if options["contrast"]:
+        x = keras.layers.RandomContrast(options["contrast"], name="augment_contrast")(x)
+    return x
+
+
+def cnn(inputs, n_classes: int, *, image_size: int | None = None,
+        filters: Sequence[int] = (16, 32, 64), features: int = 4, quantum: Mapping | None = None,
+        dropout: float = 0.0, augment: Mapping | None = None, momentum: float = 0.9,
+        batch_norm: bool = True):
+    r"""Convolution blocks, then a dressed quantum circuit or its classical twin, then a head.
+
+    Each block is ``Conv2D(f, 3) -> BatchNorm -> ReLU -> MaxPool(2)`` (the last block is
+    global-average pooled; batch-norm ``momentum`` 0.9, so the inference statistics follow
+    the weights within an epoch of a few hundred steps; ``batch_norm=False`` leaves it out and
+    gives the convolutions biases), followed by ``Dropout`` and ``Dense(features, tanh)``. Then:
+
+    * with ``quantum={"qubits": features, "layers": L}``: the features, scaled by
+      :math:`\pi/2`, are the :math:`R_y` angles of a :class:`~qkeras.layers.QuantumDense`
+      (hardware-efficient ansatz, :math:`\langle Z_k \rangle` read out), as in the dressed
+      circuit of Mari et al. (Quantum 2020);
+    * with ``quantum=None``: a ``Dense(features, tanh)`` layer in its place, the classical
+      twin of nearly the same size (``features**2 + features`` against ``2 * features * L``
+      circuit weights).
+
+    Random augmentation layers (``augment``: flip, rotation, translation, zoom, contrast)
+    act in training only.
+
+    Example:
+        >>> x = keras.Input((28, 28, 1))
+        >>> quantum = keras.Model(x, cnn(x, 2, filters=(4,), quantum={"layers": 2}))
+        >>> classical = keras.Model(x, cnn(x, 2, filters=(4,)))
+        >>> quantum.count_params(), classical.count_params()
+        (93, 97)
+    """
+    x = inputs
+    if image_size is not None and tuple(inputs.shape[1:3]) != (image_size, image_size):
+        x = keras.layers.Resizing(image_size, image_size, interpolation="area",
+                                  name="resize")(x)
+    x = _augmentation(x, augment)
+    for k, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=not batch_norm,
+                                name=f"conv_{k}")(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(momentum=momentum, name=f"norm_{k}")(x)
+        x = keras.layers.Activation("relu", name=f"relu_{k}")(x)
+        if k < len(filters) - 1:
+            x = keras.layers.MaxPooling2D(2, name=f"pool_{k}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    x = keras.layers.Dense(features, activation="tanh", name="pre_quantum")(x)
+    if quantum is not None:
+        from qkeras.layers import QuantumDense
+
+        options = dict(quantum)
+        qubits = options.pop("qubits", features)
+        if qubits != features:
+            raise TypeError(f"quantum.qubits ({qubits}) must equal features ({features})")
+        layers = options.pop("layers", 2)
+        x = keras.layers.Rescaling(np.pi / 2, name="angles")(x)
+        x = QuantumDense(qubits, "angle", "hardware_efficient", layers,
+                         encoding_options={"rotation": "y"}, name="dressed_circuit",
+                         **options)(x)
+    else:
+        x = keras.layers.Dense(features, activation="tanh", name="classical_twin")(x)
+    return _head(x, n_classes)
+
+
 def build_model(spec: Mapping, input_shape: Sequence[int], n_classes: int) -> keras.Model:
     """Builds an uncompiled model from a recipe's ``model`` or ``baseline`` section.
 
@@ -242,8 +343,15 @@ def build_model(spec: Mapping, input_shape: Sequence[int], n_classes: int) -> ke
             if options:
                 raise TypeError(f"unexpected options {sorted(options)}")
             outputs = _head(x, n_classes)
+        elif kind == "cnn":
+            outputs = cnn(inputs, n_classes, **options)
         elif kind == "hybrid_transfer":
-            outputs = HybridTransfer(classes=max(n_classes, 2), **options)(inputs)
+            backbone = options.pop("backbone", "MobileNetV2")
+            if isinstance(backbone, str) and backbone.startswith("zoo:"):
+                from qkeras.zoo.client import load
+
+                backbone = load(backbone[4:])
+            outputs = HybridTransfer(backbone, classes=max(n_classes, 2), **options)(inputs)
         else:
             raise unknown_name("model kind", kind, MODEL_KINDS)
     except TypeError as err:

@@ -26,11 +26,10 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from qkeras.errors import DataError
 from qkeras.zoo.card import render_card
 from qkeras.zoo.recipes import Recipe, build_model
 
-__all__ = ["TrainingResult", "train"]
+__all__ = ["TrainingResult", "train", "refresh_card"]
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +71,9 @@ def _subset(x, y, n, seed):
 
 
 def _load_data(recipe: Recipe, data):
-    from qkeras.medical.datasets import medmnist
+    from qkeras.zoo.data import load_splits
 
-    source = data if data is not None else recipe.data.get("dataset")
-    if source is None:
-        raise DataError(f"Recipe {recipe.name} names no dataset flag; pass data=PATH.")
-    if data is not None and Path(data).is_dir():
-        source = Path(data) / (recipe.data.get("file") or f"{recipe.data['dataset']}.npz")
-    loaded = medmnist(source)
+    loaded = load_splits(recipe.data, data, seed=recipe.seed)
     splits = {}
     for k, split in enumerate(("train", "val", "test")):
         n = recipe.data.get("subset", {}).get(split)
@@ -102,8 +96,12 @@ def _fit(recipe: Recipe, spec: dict, splits: dict, n_classes: int, verbose: int)
         weights = {c: len(y) / (n_classes * max(n, 1)) for c, n in enumerate(counts)}
     stop = keras.callbacks.EarlyStopping("val_loss", patience=t["patience"],
                                          restore_best_weights=True)
+    callbacks = [stop]
+    if t.get("reduce_lr_patience"):
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            "val_loss", factor=0.5, patience=int(t["reduce_lr_patience"])))
     history = model.fit(x, y, validation_data=(xv, yv), epochs=t["epochs"],
-                        batch_size=t["batch_size"], class_weight=weights, callbacks=[stop],
+                        batch_size=t["batch_size"], class_weight=weights, callbacks=callbacks,
                         shuffle=True, verbose=verbose)
     return model, len(history.history["loss"])
 
@@ -175,6 +173,10 @@ def train(recipe: Recipe, output_dir: str | os.PathLike, *, data=None,
         >>> sorted(p.suffix for p in (folder / "out").iterdir())
         ['.json', '.keras', '.md']
     """
+    if recipe.task == "generation":
+        from qkeras.zoo.generative import train_generative
+
+        return train_generative(recipe, output_dir, data=data, verbose=verbose)
     start = time.perf_counter()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -207,7 +209,8 @@ def train(recipe: Recipe, output_dir: str | os.PathLike, *, data=None,
                    "training": recipe.training,
                    "evaluation": recipe.evaluation, "data": recipe.data},
         "data": {"file": loaded.path.name, "sha256": loaded.sha256,
-                 "provenance": loaded.provenance,
+                 "provenance": loaded.provenance, "notes": loaded.notes,
+                 "class_names": list(loaded.class_names),
                  "input_shape": list(splits["train"][0].shape[1:]),
                  "sizes": {s: int(len(splits[s][1])) for s in splits},
                  "full_split_counts": loaded.counts},
@@ -224,3 +227,41 @@ def train(recipe: Recipe, output_dir: str | os.PathLike, *, data=None,
     log.info("%s %s: wrote %s, %s, %s", recipe.name, recipe.version, weights.name,
              metrics_path.name, card.name)
     return TrainingResult(weights=weights, metrics=metrics_path, card=card, summary=summary)
+
+
+def refresh_card(folder: str | os.PathLike) -> Path:
+    """Renders ``card.md`` again from ``recipe.yaml`` and ``metrics.json`` in ``folder``.
+
+    For a card template that changed after training: nothing is retrained and every number
+    still comes from ``metrics.json``. Generative recipes keep the card they were trained
+    with (:mod:`qkeras.zoo.generative` renders those).
+
+    Args:
+        folder: A trained ``zoo/<name>/`` folder.
+
+    Returns:
+        The card's path.
+
+    Raises:
+        ZooError: If the folder is not a trained classification recipe.
+
+    Example:
+        >>> refresh_card("/no/such/folder")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        qkeras.errors.ZooError: Cannot render the card of /no/such/folder: ...
+    """
+    from qkeras.errors import ZooError
+    from qkeras.zoo.recipes import load_recipe
+
+    folder = Path(folder)
+    try:
+        recipe = load_recipe(folder / "recipe.yaml")
+        summary = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError) as err:
+        raise ZooError(f"Cannot render the card of {folder}: {err}. Train it first with "
+                       "scripts/zoo/train.py.") from err
+    if recipe.task == "generation" or summary.get("recipe", {}).get("sha256") != recipe.sha256:
+        raise ZooError(f"Cannot render the card of {folder}: it is a generative recipe, or "
+                       "metrics.json comes from another version of recipe.yaml.")
+    return _atomic_write(folder / "card.md", render_card(recipe, summary).encode())

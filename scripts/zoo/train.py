@@ -51,9 +51,9 @@ def main(argv=None) -> int:
             if result.summary.get(role)}
     for role, part in rows.items():
         metrics = part["report"]["metrics"]
-        print(f"{role:<9} {part['kind']:<16} params {part['num_params']:>6}  "
-              f"AUROC {metrics['auroc']['value']:.3f}  accuracy "
-              f"{metrics['accuracy']['value']:.3f}")
+        shown = "  ".join(f"{key} {metrics[key]['value']:.4f}" for key in (
+            "auroc", "accuracy", "mmd", "relative_entropy") if key in metrics)
+        print(f"{role:<9} {part['kind']:<22} params {part['num_params']:>6}  {shown}")
     print(json.dumps({"weights": str(result.weights), "metrics": str(result.metrics),
                       "card": str(result.card)}))
     return 0

@@ -210,3 +210,31 @@ def test_a_zoo_model_is_served_by_name_with_its_entry_as_card(digit_model, tmp_p
     assert reply.status_code == 200 and reply.json()["classes"] == DIGIT_CLASSES
     np.testing.assert_allclose(predict.json()["predictions"], model.predict(x[:1], verbose=0),
                                atol=1e-5)
+
+
+def test_the_released_chest_xray_model_classifies_real_bundled_xrays(tmp_path, monkeypatch):
+    """``qkeras serve --zoo hybrid-cnn-pneumoniamnist``: real PneumoniaMNIST test images
+    uploaded as PNG get the model's own probabilities (reference: ``model.predict`` on the
+    same images) and, at the release's threshold, the card's kind of accuracy."""
+    from qkeras.data import pneumonia_sample
+    from qkeras.serve import build_repository
+
+    monkeypatch.setenv("QKERAS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("QKERAS_ZOO_URL", raising=False)
+    name = "hybrid-cnn-pneumoniamnist"
+    entry = zoo.info(name)
+    images, labels = pneumonia_sample()
+    want = zoo.load(name).predict(images, verbose=0)[:, 0]
+    repo = build_repository(zoo=[name], poll_seconds=0)
+    got = []
+    with TestClient(create_app(repo)) as client:
+        for image in images:
+            reply = client.post(f"/v1/models/{name}:classify", content=png_bytes(image),
+                                headers={"content-type": "image/png"})
+            assert reply.status_code == 200, reply.text
+            body = reply.json()
+            assert body["classes"] == ["normal", "pneumonia"]
+            got.append(body["probabilities"][1])
+    np.testing.assert_allclose(got, want, atol=1e-4)  # PNG of uint8 pixels is lossless
+    correct = np.mean((np.array(got) >= entry.threshold) == (labels == 1))
+    assert correct >= 0.75, f"{correct:.3f} of 48 bundled test X-rays"

@@ -16,9 +16,24 @@ from qkeras.zoo import presets, registry
 from tests.zoo.conftest import NAME, make_entry
 
 
-def test_shipped_registry_is_empty_until_a_release():
-    assert presets.RELEASED == ()
-    assert all(not e.name.startswith("test-") for e in zoo.list())
+def test_shipped_registry_matches_the_zoo_folders():
+    """Every released entry is exactly what its folder's training run recorded."""
+    from qkeras.zoo.cache import sha256_of
+    from qkeras.zoo.entry import repository_zoo
+    from qkeras.zoo.release import entry_from_folder
+
+    assert presets.RELEASED and all(not e.name.startswith("test-") for e in zoo.list())
+    for entry in presets.RELEASED:
+        folder = repository_zoo() / entry.name
+        assert sha256_of(folder / entry.file) == entry.sha256
+        assert (folder / entry.file).stat().st_size == entry.size
+        assert entry == entry_from_folder(folder), entry.name  # no hand-typed figure
+        card = (folder / "card.md").read_text()
+        assert entry.sha256 in card and entry.licence and entry.attribution
+        if entry.task != "generation":
+            assert "not a medical device" in entry.intended_use.lower()
+    weights = {p.parent.name for p in repository_zoo().glob("*/*.keras")}
+    assert weights == {e.name for e in presets.RELEASED}  # no unreleased weights lie about
 
 
 def test_register_refuses_duplicates_and_picks_the_newest(tiny_model_file):
