@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/qkeras demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest --cov=qkeras --cov-report=term --cov-fail-under=90
+	$(BIN)/python -m pytest -rs --cov=qkeras --cov-report=term --cov-fail-under=90
 
 lint: $(STAMP)
 	$(BIN)/ruff check qkeras tests scripts examples

@@ -35,7 +35,7 @@ def pneumonia_sample() -> tuple[np.ndarray, np.ndarray]:
     Example:
         >>> images, labels = pneumonia_sample()
         >>> float(images.min()) >= 0.0 and float(images.max()) <= 1.0, labels[:3].tolist()
-        (True, [0, 1, 0])
+        (True, [1, 0, 0])
     """
     path, expected = PNEUMONIA_SAMPLE
     data = path.read_bytes()
