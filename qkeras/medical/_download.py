@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from qkeras._files import atomic_open
 from qkeras.errors import ChecksumError, DataError
-from qkeras.medical._files import atomic_open
 
 log = logging.getLogger(__name__)
 

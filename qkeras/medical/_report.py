@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qkeras.medical._files import atomic_write
+from qkeras._files import atomic_write
 
 _LABELS = {"sensitivity": "Sensitivity (recall)", "specificity": "Specificity",
            "ppv": "PPV (precision)", "npv": "NPV", "f1": "F1", "accuracy": "Accuracy",

@@ -42,8 +42,8 @@ import tensorflow as tf
 import tf_keras as keras
 from tf_explain.core.grad_cam import GradCAM
 
+from qkeras._files import atomic_write
 from qkeras.errors import ConfigurationError, InputError
-from qkeras.medical._files import atomic_write
 
 __all__ = ["grad_cam", "occlusion_sensitivity", "integrated_gradients", "save_overlays"]
 

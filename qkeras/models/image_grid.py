@@ -12,12 +12,12 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from qkeras._files import atomic_write
 from qkeras.errors import InputError
 
 __all__ = ["image_grid", "save_image_grid"]
@@ -78,16 +78,5 @@ def save_image_grid(images, path: str | os.PathLike, **options) -> Path:
         >>> save_image_grid(np.ones((1, 2, 2)), Path(tempfile.mkdtemp()) / "g.png").suffix
         '.png'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = tf.io.encode_png(image_grid(images, **options)).numpy()
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.chmod(temp, 0o644)  # mkstemp makes 0600
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, data, mode=0o644)

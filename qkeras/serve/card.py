@@ -24,6 +24,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from qkeras._files import atomic_write
 from qkeras.errors import ConfigurationError
 from qkeras.zoo.entry import InputSpec
 
@@ -93,10 +94,7 @@ def write_card(version_dir: str | os.PathLike, *, classes: Sequence[str], inputs
     if model is not None:
         model.save(folder / EXPLAIN_FILE)
         card["explain"] = EXPLAIN_FILE
-    path = folder / CARD_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(card, indent=2))
-    os.replace(tmp, path)
+    path = atomic_write(folder / CARD_FILE, json.dumps(card, indent=2), mode=0o644)
     return path
 
 

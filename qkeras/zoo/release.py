@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from qkeras._files import atomic_write
 from qkeras.errors import ChecksumError, ZooError
 from qkeras.zoo.entry import InputSpec, Metric, ZooEntry, repository_zoo
 
@@ -173,12 +173,5 @@ def add_release(entry: ZooEntry, path: str | os.PathLike | None = None) -> Path:
     entries.append(entry)
     entries.sort(key=lambda e: (e.name, tuple(int(p) for p in e.version.split("."))))
     text = json.dumps([e.to_dict() for e in entries], indent=2) + "\n"
-    handle, temp = tempfile.mkstemp(prefix=".released.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    atomic_write(path, text, mode=0o644)
     return path

@@ -19,13 +19,13 @@ import json
 import logging
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import tf_keras as keras
 
+from qkeras._files import atomic_write
 from qkeras.zoo.card import render_card
 from qkeras.zoo.recipes import Recipe, build_model
 
@@ -52,15 +52,7 @@ class TrainingResult:
 
 
 def _atomic_write(path: Path, data: bytes) -> Path:
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temp, 0o644)  # mkstemp makes 0600; released files are world-readable
-        os.replace(temp, path)
-    finally:
-        Path(temp).unlink(missing_ok=True)
-    return path
+    return atomic_write(path, data, mode=0o644)  # released files are world-readable
 
 
 def _subset(x, y, n, seed):

@@ -15,9 +15,9 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 from sklearn.preprocessing import label_binarize
 
+from qkeras._files import atomic_open
 from qkeras.errors import ConfigurationError, InputError
 from qkeras.medical import metrics as mm
-from qkeras.medical._files import atomic_open
 
 
 def _binary(n=300, ties=False, seed=1):

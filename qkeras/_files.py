@@ -1,4 +1,4 @@
-"""Atomic file writes shared by the medical modules (downloads, reports, overlays)."""
+"""Atomic file writes shared by the package (downloads, reports, zoo releases, cards)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+def atomic_open(path: str | os.PathLike, *, mode: int | None = None) -> Iterator[BinaryIO]:
     """Opens a temporary file beside ``path`` that replaces ``path`` only on success.
 
     The temporary file lives in the destination folder (so :func:`os.replace` is atomic on
@@ -20,6 +20,8 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
 
     Args:
         path: The destination file; its parent folders are created.
+        mode: Permission bits of the new file (e.g. ``0o644`` for released files anyone
+            may read); default: the temporary file's private ``0o600``.
 
     Yields:
         A binary file object to write to.
@@ -40,6 +42,8 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -47,12 +51,14 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
+def atomic_write(path: str | os.PathLike, data: bytes | str, *,
+                 mode: int | None = None) -> Path:
     """Writes ``data`` to ``path`` atomically (see :func:`atomic_open`).
 
     Args:
         path: The destination file.
         data: Bytes, or text (written as UTF-8).
+        mode: Permission bits of the new file (see :func:`atomic_open`).
 
     Returns:
         The destination as a :class:`~pathlib.Path`.
@@ -64,6 +70,6 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
-    with atomic_open(path) as handle:
+    with atomic_open(path, mode=mode) as handle:
         handle.write(data)
     return Path(path)
