@@ -345,6 +345,11 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-access-log", dest="access_log", action="store_false",
                         help="do not write JSON access lines to stderr")
     parser.add_argument("--threads", type=int, default=2, help="model threads (default 2)")
+    parser.add_argument("--intra-op-threads", type=int, default=0, metavar="N",
+                        help="TensorFlow threads inside one op (default 0: TensorFlow "
+                        "chooses); 1 suits small models on few cores")
+    parser.add_argument("--inter-op-threads", type=int, default=0, metavar="N",
+                        help="TensorFlow threads running ops side by side (default 0)")
 
 
 @command("serve", _serve_args)
@@ -352,6 +357,7 @@ def _serve(args: argparse.Namespace) -> int:
     """Serve models over TF Serving's REST API and KServe v2 (with metrics and a demo page)."""
     from qkeras.serve import ServeOptions, build_repository, create_app, run
     from qkeras.serve.auth import read_tokens
+    from qkeras.serve.server import tensorflow_threads
 
     if args.base_dir is None and not args.zoo:
         raise ConfigurationError("Give MODEL_BASE_DIR or --zoo NAME: there is nothing to serve.")
@@ -372,6 +378,7 @@ def _serve(args: argparse.Namespace) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     access.addHandler(handler)
+    tensorflow_threads(args.intra_op_threads, args.inter_op_threads)
     repo = build_repository(args.base_dir, model_name=args.model_name, zoo=args.zoo,
                             version_policy=args.version_policy, poll_seconds=args.poll_seconds,
                             labels=labels)

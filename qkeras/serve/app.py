@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from qkeras.serve.repository import ModelRepository
 from qkeras.serve.servable import Servable, Signature
 from qkeras.serve.uploads import read_upload
 
-__all__ = ["ServeOptions", "create_app"]
+__all__ = ["ServeOptions", "ServeApp", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,12 @@ class ServeOptions:
     model_threads: int = 2
 
 
+def _dumps(obj) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 def _json(obj, status: int = 200) -> Response:
-    return Response(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY), status,
-                    media_type="application/json")
+    return Response(_dumps(obj), status, media_type="application/json")
 
 
 class _Server:
@@ -133,14 +137,15 @@ class _Server:
         self.executor.shutdown(wait=True)
 
 
-def _label(request: Request, servable: Servable | None, endpoint: str,
-           name: str = "") -> None:
-    request.scope[LABELS_KEY] = ((servable.name, str(servable.version), endpoint)
-                                 if servable else (name, "", endpoint))
+def _label(request, servable: Servable | None, endpoint: str, name: str = "") -> None:
+    """Names the model, version and endpoint of a request (a Request or an ASGI scope) for
+    the metrics and the access log."""
+    scope = request if isinstance(request, dict) else request.scope
+    scope[LABELS_KEY] = ((servable.name, str(servable.version), endpoint)
+                         if servable else (name, "", endpoint))
 
 
-async def _body(request: Request) -> object:
-    raw = await request.body()
+def _parse_json(raw: bytes) -> object:
     if not raw:
         raise ServingError("JSON Parse error: The document is empty")
     try:
@@ -149,17 +154,49 @@ async def _body(request: Request) -> object:
         raise ServingError(f"JSON Parse error: {err}") from err
 
 
-def _errors(app: FastAPI) -> None:
-    @app.exception_handler(ServingError)
-    async def serving_error(request: Request, err: ServingError):
-        status = 413 if isinstance(err, PayloadTooLarge) else tfserving.http_status(err.code)
-        if status >= 500:
-            log.error("%s %s failed: %s", request.method, request.url.path, err)
-        return _json(tfserving.error_body(str(err)), status)
+async def _predict_v1(server: _Server, scope: dict, rest: str, raw: bytes) -> dict:
+    """``POST /v1/models/{rest}`` with a ``:predict`` verb: the reply object."""
+    repo = server.repository
+    path = tfserving.parse_path(rest, "POST")
+    _label(scope, None, "predict")
+    servable = repo.get(path.name, path.version, path.label)
+    _label(scope, servable, "predict")
+    kind, sig, inputs = tfserving.parse_predict(_parse_json(raw), servable,
+                                                max_rows=server.options.max_rows)
+    return tfserving.format_predict(kind, await server.predict(servable, sig, inputs))
 
+
+async def _infer_v2(server: _Server, scope: dict, name: str, version: int | None,
+                    raw: bytes) -> dict:
+    """``POST /v2/models/{name}[/versions/{version}]/infer``: the reply object."""
+    _label(scope, None, "infer")
+    servable = server.repository.get(name, version)
+    _label(scope, servable, "infer")
+    body = _parse_json(raw)
+    sig, inputs, wanted = kserve.parse_infer(body, servable, max_rows=server.options.max_rows)
+    outputs = await server.predict(servable, sig, inputs)
+    reply = {"model_name": servable.name, "model_version": str(servable.version),
+             "outputs": [kserve.output_tensor(n, outputs[n]) for n in wanted or outputs]}
+    if isinstance(body, dict) and "id" in body:
+        reply["id"] = body["id"]
+    return reply
+
+
+def _error_status(err: QKerasError, method: str, path: str) -> int:
+    """The HTTP status of an error a request ran into (a 5xx is logged, never the body)."""
+    if isinstance(err, PayloadTooLarge):
+        return 413
+    status = tfserving.http_status(err.code) if isinstance(err, ServingError) else 400
+    if status >= 500:
+        log.error("%s %s failed: %s", method, path, err)
+    return status
+
+
+def _errors(app: FastAPI) -> None:
     @app.exception_handler(QKerasError)
     async def qkeras_error(request: Request, err: QKerasError):
-        return _json(tfserving.error_body(str(err)), 400)
+        status = _error_status(err, request.method, request.url.path)
+        return _json(tfserving.error_body(str(err)), status)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException):
@@ -192,17 +229,14 @@ def _tfserving_routes(app: FastAPI, server: _Server) -> None:
         _label(request, None, path.verb if path.verb in ("predict", "classify") else "other")
         if path.verb not in ("predict", "classify", "regress"):
             raise ServingError(f"Malformed request: POST /v1/models/{rest}")
+        if path.verb == "predict":
+            return _json(await _predict_v1(server, request.scope, rest, await request.body()))
         servable = repo.get(path.name, path.version, path.label)
         _label(request, servable, path.verb)
         if path.verb == "classify":
             return _json(await _classify(request, server, servable))
-        if path.verb == "regress":
-            raise ServingError("Model has no regression signature (it was exported with "
-                               "'serving_default' only); use :predict.", "INVALID_ARGUMENT")
-        kind, sig, inputs = tfserving.parse_predict(await _body(request), servable,
-                                                    max_rows=server.options.max_rows)
-        outputs = await server.predict(servable, sig, inputs)
-        return _json(tfserving.format_predict(kind, outputs))
+        raise ServingError("Model has no regression signature (it was exported with "
+                           "'serving_default' only); use :predict.", "INVALID_ARGUMENT")
 
 
 def _kserve_routes(app: FastAPI, server: _Server) -> None:
@@ -241,19 +275,8 @@ def _kserve_routes(app: FastAPI, server: _Server) -> None:
         return _json({"name": name, "ready": True})
 
     async def infer(request: Request, name: str, version: int | None = None):
-        _label(request, None, "infer")
-        servable = repo.get(name, version)
-        _label(request, servable, "infer")
-        body = await _body(request)
-        sig, inputs, wanted = kserve.parse_infer(body, servable,
-                                                 max_rows=server.options.max_rows)
-        outputs = await server.predict(servable, sig, inputs)
-        names = wanted or list(outputs)
-        reply = {"model_name": servable.name, "model_version": str(servable.version),
-                 "outputs": [kserve.output_tensor(n, outputs[n]) for n in names]}
-        if isinstance(body, dict) and "id" in body:
-            reply["id"] = body["id"]
-        return _json(reply)
+        return _json(await _infer_v2(server, request.scope, name, version,
+                                     await request.body()))
 
     for suffix in ("", "/versions/{version}"):
         app.add_api_route(f"/v2/models/{{name}}{suffix}", metadata, methods=["GET"])
@@ -320,6 +343,76 @@ def _ui_routes(app: FastAPI, server: _Server) -> None:
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
 
+_V2_INFER = re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>\d+))?/infer$")
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class ServeApp(FastAPI):
+    """The FastAPI application with a lean path for JSON inference.
+
+    ``:predict`` (TF Serving) and ``/infer`` (KServe v2) are the requests a server answers
+    by the thousand, so they skip FastAPI's routing, dependency injection and middleware
+    chain: :meth:`__call__` answers them straight from the ASGI scope with the same
+    functions the FastAPI routes call (:func:`_predict_v1`, :func:`_infer_v2`), and hands
+    every other request to FastAPI. Both kinds pass the :class:`~qkeras.serve.gate.Gate`
+    first (token check, body limit, metrics, access log). With CORS on, every request
+    takes the FastAPI path, where the CORS middleware is.
+    """
+
+    def _wire(self, server: _Server, gate_options: dict) -> None:
+        self.state.server = server
+        self._server = server
+        self._lean = not server.options.cors_origins
+        self._gate = Gate(self._dispatch, **gate_options)
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self._gate(scope, receive, send)
+
+    async def _dispatch(self, scope, receive, send) -> None:
+        handler = self._lean_handler(scope) if self._lean else None
+        if handler is None:
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            status, body = 200, _dumps(await handler(await _read(receive)))
+        except QKerasError as err:
+            status = _error_status(err, "POST", scope["path"])
+            body = _dumps(tfserving.error_body(str(err)))
+        except Exception:  # a fault of the server or the model: logged, never the body
+            log.exception("POST %s failed", scope["path"])
+            status, body = 500, _dumps(tfserving.error_body(
+                "Internal error while running the model; see the server's log."))
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*_JSON_HEADERS, (b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _lean_handler(self, scope):
+        """``handler(raw_body) -> reply`` for a JSON inference request, else ``None``."""
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return None
+        path = scope["path"]
+        if path.startswith("/v1/models/") and path.endswith(":predict"):
+            return functools.partial(_predict_v1, self._server, scope,
+                                     path[len("/v1/models/"):])
+        match = _V2_INFER.match(path) if path.startswith("/v2/models/") else None
+        if match is None:
+            return None
+        version = int(match["version"]) if match["version"] else None
+        return functools.partial(_infer_v2, self._server, scope, match["name"], version)
+
+
+async def _read(receive) -> bytes:
+    """The whole request body (the Gate's ``receive`` enforces the size limit)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ServingError("The client closed the connection.", "CANCELLED")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
 def create_app(repository: ModelRepository, options: ServeOptions | None = None, *,
                metrics: ServeMetrics | None = None) -> FastAPI:
     """Builds the ASGI application for a model repository.
@@ -333,7 +426,7 @@ def create_app(repository: ModelRepository, options: ServeOptions | None = None,
         metrics: Where to count (default: new :class:`ServeMetrics` in its own registry).
 
     Returns:
-        A FastAPI application (``app.state.server`` holds the state).
+        A :class:`ServeApp` (a FastAPI application; ``app.state.server`` holds the state).
     """
     options = options or ServeOptions()
     metrics = metrics or ServeMetrics()
@@ -363,9 +456,11 @@ def create_app(repository: ModelRepository, options: ServeOptions | None = None,
             repository.stop()
             log.info("shutdown complete")
 
-    app = FastAPI(title="qkeras serve", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
-    app.state.server = server
+    app = ServeApp(title="qkeras serve", lifespan=lifespan, docs_url=None, redoc_url=None,
+                   openapi_url=None)
+    app._wire(server, {"metrics": metrics, "max_body_bytes": options.max_body_bytes,
+                       "tokens": TokenCheck(options.tokens) if options.tokens else None,
+                       "counter": server.in_flight})
     _errors(app)
     _tfserving_routes(app, server)
     _kserve_routes(app, server)
@@ -382,7 +477,4 @@ def create_app(repository: ModelRepository, options: ServeOptions | None = None,
         app.add_middleware(CORSMiddleware, allow_origins=list(options.cors_origins),
                            allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
-    app.add_middleware(Gate, metrics=metrics, max_body_bytes=options.max_body_bytes,
-                       tokens=TokenCheck(options.tokens) if options.tokens else None,
-                       counter=server.in_flight)
     return app

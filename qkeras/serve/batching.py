@@ -72,7 +72,9 @@ class MicroBatcher:
         self.executor, self.on_batch, self.in_flight = executor, on_batch, in_flight
         self._queue: collections.deque = collections.deque()
         self._rows = 0
-        self._arrived: asyncio.Event | None = None
+        self._current: list = []  # the batch being run
+        self._wakeup: asyncio.Future | None = None  # the worker waits on it
+        self._waiting_for: str | None = None  # "ready", or None: any request wakes it
         self._worker: asyncio.Task | None = None
         self._closed = False
 
@@ -87,37 +89,70 @@ class MicroBatcher:
                                "UNAVAILABLE")
         loop = asyncio.get_running_loop()
         if self._worker is None:
-            self._arrived = asyncio.Event()
             self._worker = loop.create_task(self._work(), name="qkeras-microbatcher")
         rows = len(next(iter(inputs.values())))
         future = loop.create_future()
         self._queue.append((inputs, rows, future))
         self._rows += rows
-        self._arrived.set()
+        if self._waiting_for is None or (self._waiting_for == "ready" and self._ready()):
+            self._wake()
         return await future
 
+    def _ready(self) -> bool:
+        """Whether waiting longer cannot grow the batch: it is full, or every request the
+        server is handling is already queued."""
+        return (self._rows >= self.max_batch or self._closed or (
+            self.in_flight is not None and self.in_flight() <= len(self._queue)))
+
+    def _expire(self, flag: list) -> None:
+        flag.append(True)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def _sleep(self, loop) -> None:
+        self._wakeup = loop.create_future()
+        await self._wakeup
+
     async def _work(self) -> None:
+        try:
+            await self._collect_and_run()
+        except BaseException as err:  # never leave a request waiting on a dead worker
+            for _, _, future in [*self._current, *self._queue]:
+                if not future.done():
+                    future.set_exception(ServingError(
+                        "The server's batching worker stopped; retry the request.",
+                        "UNAVAILABLE"))
+            self._queue.clear()
+            self._rows, self._worker, self._current = 0, None, []
+            if isinstance(err, asyncio.CancelledError):
+                raise
+            log.exception("the micro-batcher stopped")
+
+    async def _collect_and_run(self) -> None:
+        # One wake-up starts a batch and one ends its window (full, everybody queued, or
+        # the timer), not one per request.
         loop = asyncio.get_running_loop()
         while True:
             while not self._queue:
                 if self._closed:
                     return
-                self._arrived.clear()
-                await self._arrived.wait()
-            deadline = loop.time() + self.window
-            while self._rows < self.max_batch and not self._closed:
-                if self.in_flight is not None and self.in_flight() <= len(self._queue):
-                    break  # nobody else is on the way
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                self._arrived.clear()
+                await self._sleep(loop)
+            if not self._ready() and self.window > 0:
+                self._waiting_for = "ready"
+                expired = []
+                timer = loop.call_later(self.window, self._expire, expired)
                 try:
-                    await asyncio.wait_for(self._arrived.wait(), remaining)
-                except TimeoutError:
-                    break
-            batch = self._take()
-            await self._execute(loop, batch)
+                    while not expired and not self._ready():
+                        await self._sleep(loop)
+                finally:
+                    self._waiting_for = None
+                    timer.cancel()
+            self._current = self._take()
+            await self._execute(loop, self._current)
+            self._current = []
 
     def _take(self) -> list:
         batch = [self._queue.popleft()]
@@ -155,5 +190,5 @@ class MicroBatcher:
         """Stops accepting requests and waits until the queued ones are answered."""
         self._closed = True
         if self._worker is not None:
-            self._arrived.set()
+            self._wake()
             await self._worker

@@ -68,8 +68,6 @@ class Gate:
             return
         start = time.perf_counter()
         state = {"status": 500, "bytes": 0}
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", ())}
         path = scope.get("path", "")
         self.counter[0] += 1
 
@@ -88,21 +86,21 @@ class Gate:
 
         try:
             if self.tokens is not None and not TokenCheck.exempt(path) \
-                    and not self.tokens.allows(headers):
+                    and not self.tokens.allows(_headers(scope)):
                 state["status"] = 401
                 await self._reply(send, 401, "Missing or invalid API token: send "
                                   "'Authorization: Bearer <token>' or 'X-API-Key: <token>'.",
                                   [(b"www-authenticate", b"Bearer")])
-            elif int(headers.get("content-length") or 0) > self.max_body_bytes:
+            elif _content_length(scope) > self.max_body_bytes:
                 state["status"] = 413
                 await self._reply(send, 413, PayloadTooLarge(self.max_body_bytes).args[0])
             else:
                 await self.app(scope, receive_limited, send_wrapper)
         finally:
             self.counter[0] -= 1
-            self._record(scope, headers, path, state, time.perf_counter() - start)
+            self._record(scope, path, state, time.perf_counter() - start)
 
-    def _record(self, scope, headers, path, state, seconds: float) -> None:
+    def _record(self, scope, path, state, seconds: float) -> None:
         model, version, endpoint = scope.get(LABELS_KEY) or ("", "", _endpoint(path))
         if self.metrics is not None:
             self.metrics.observe_request(model, version, endpoint, state["status"], seconds)
@@ -113,6 +111,20 @@ class Gate:
                 "status": state["status"], "ms": round(seconds * 1e3, 3), "model": model,
                 "version": version, "endpoint": endpoint, "bytes_in": state["bytes"],
                 "client": client[0]}))
+
+
+def _headers(scope) -> dict[str, str]:
+    """The request's headers by lower-case name."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in scope.get("headers", ())}
+
+
+def _content_length(scope) -> int:
+    """The declared body size (0 when absent; ASGI servers send lower-case names)."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            return int(value) if value.isdigit() else 0  # receive() counts the bytes anyway
+    return 0
 
 
 def _endpoint(path: str) -> str:

@@ -49,15 +49,21 @@ class ServeMetrics:
         self.load_seconds = Gauge("qkeras_serve_model_load_seconds",
                                   "Time it took to load a model version.",
                                   ("model", "version"), registry=self.registry)
+        self._children: dict[tuple, tuple] = {}
         self.loaded = Gauge("qkeras_serve_models_loaded", "Model versions being served.",
                             registry=self.registry)
 
     def observe_request(self, model: str, version: str, endpoint: str, status: int,
                         seconds: float) -> None:
         """Counts one answered request and its latency."""
-        labels = (model, version, endpoint, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        key = (model, version, endpoint, status)
+        children = self._children.get(key)
+        if children is None:  # labels() costs a lock and a tuple check: once per series
+            labels = (model, version, endpoint, str(status))
+            children = self._children[key] = (self.requests.labels(*labels),
+                                               self.latency.labels(*labels))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_batch(self, model: str, version: str, rows: int) -> None:
         """Records the rows of one model call."""

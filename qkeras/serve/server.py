@@ -23,7 +23,7 @@ from qkeras.serve.card import ServingCard, read_card
 from qkeras.serve.repository import ModelRepository
 from qkeras.serve.servable import Servable
 
-__all__ = ["build_repository", "zoo_servable", "keras_servable", "run"]
+__all__ = ["build_repository", "zoo_servable", "keras_servable", "tensorflow_threads", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,45 @@ def build_repository(base_dir: str | os.PathLike | None = None, *,
             ": expected <base>/<name>/<version>/saved_model.pb. Export one with "
             "`qkeras export MODEL BASE --name NAME`.")
     return repo
+
+
+def tensorflow_threads(intra_op: int = 0, inter_op: int = 0) -> None:
+    """Sets TensorFlow's thread pools, as TF Serving's ``--tensorflow_intra_op_parallelism``
+    and ``--tensorflow_inter_op_parallelism`` do; 0 leaves TensorFlow's choice.
+
+    Call it before the first model loads. On a machine with few cores, one thread each
+    stops TensorFlow's idle pool threads from spinning on the cores the HTTP event loop
+    needs (``scripts/bench/serve.py`` measures both settings).
+
+    Raises:
+        ConfigurationError: A negative count, or TensorFlow already started with other
+            settings.
+
+    Example:
+        >>> tensorflow_threads(0, 0)  # TensorFlow's defaults: nothing to change
+        >>> tensorflow_threads(-1)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        qkeras.errors.ConfigurationError: TensorFlow thread counts must be >= 0 ...
+    """
+    if intra_op < 0 or inter_op < 0:
+        raise ConfigurationError(f"TensorFlow thread counts must be >= 0 (0: TensorFlow "
+                                 f"chooses); got intra-op {intra_op}, inter-op {inter_op}.")
+    if not intra_op and not inter_op:
+        return
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    if (threading.get_intra_op_parallelism_threads(),
+            threading.get_inter_op_parallelism_threads()) == (intra_op, inter_op):
+        return
+    try:
+        threading.set_intra_op_parallelism_threads(intra_op)
+        threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError as err:
+        raise ConfigurationError("TensorFlow has started already, so its thread pools are "
+                                 "fixed; set the thread counts before loading a model (or "
+                                 "use TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS).") from err
 
 
 def run(app, *, host: str = "127.0.0.1", port: int = 8501, graceful_seconds: float = 30.0,

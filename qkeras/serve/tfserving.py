@@ -94,7 +94,7 @@ def to_array(value, info, what: str) -> np.ndarray:
                                           for w, g in zip(want, array.shape)):
             expected = [-1 if w is None else w for w in want]
             raise ServingError(f"{what}: expects shape {expected}; got {list(array.shape)}.")
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ServingError(f"{what}: contains NaN or infinite values.")
     return array
 

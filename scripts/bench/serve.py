@@ -1,28 +1,37 @@
 """Bounded load test of ``qkeras serve`` on localhost, with and without micro-batching.
 
 Builds Dense(8) -> QuantumDense(8 qubits, angle, hardware-efficient, 4 layers) -> Dense(1),
-exports it portably with ``qkeras.export.for_serving`` and starts ``qkeras serve`` on it
-(a separate process, access log off) once with micro-batching and once without. For each
-concurrency level a fixed number of single-row ``:predict`` requests is sent over
-persistent HTTP/1.1 connections (one per concurrent client) by a small asyncio client in
-this process; it reports throughput, p50/p99 latency and failed requests (any status but
-200, or a broken connection). For scale, it also times the model alone in this process
-(``Servable.predict`` on the export, batch 1 and batch 32): the part batching can save.
-Stock TensorFlow Serving is measured the same way on the same export when
+exports it portably with ``qkeras.export.for_serving`` and starts one ``qkeras serve`` with
+micro-batching and one without (separate processes, access log off, the same TensorFlow
+thread settings), side by side. For each concurrency level, each server gets a fixed number
+of single-row ``:predict`` requests over persistent HTTP/1.1 connections (one per
+concurrent client), in ``--rounds`` interleaved rounds so that a change in the machine's
+speed during the run affects both alike. Throughput is the median over rounds; p50/p99
+latency are over all requests of the level; a failure is any status but 200 or a broken
+connection.
+
+The load comes from ``hey`` (Go; Debian package ``hey``) when it is on PATH: it costs the
+shared CPU less than a Python client would. Otherwise a small asyncio client in this
+process sends it, and the table says so. For scale, the model alone is timed in this
+process (``Servable.predict`` at batch 1 and 32): the part micro-batching can save. Stock
+TensorFlow Serving is measured the same way on the same export when
 ``tensorflow_model_server`` is on PATH; otherwise the table says so.
 
-Usage: ``python scripts/bench/serve.py [--requests 2000] [--concurrency 1 8 32]``
+Usage: ``python scripts/bench/serve.py [--requests 4000] [--concurrency 1 8 32]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import json
 import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +42,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+PATH = "/v1/models/bench:predict"
 
 
 def _free_port() -> int:
@@ -71,7 +82,7 @@ def _model_alone(base: str) -> dict[int, float]:
     return out
 
 
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 180.0) -> None:
+def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 240.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -86,9 +97,27 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 180.0) -> 
     raise SystemExit(f"{url} not ready after {timeout} s")
 
 
-async def _client(port: int, path: str, body: bytes, todo: list, latencies: list,
+def _hey(port: int, body_file: str, requests: int, concurrency: int):
+    """(seconds, latencies in s, failures) of one run, sent by ``hey`` (``requests`` a
+    multiple of ``concurrency``: each of hey's workers sends ``requests // concurrency``)."""
+    command = ["hey", "-n", str(requests), "-c", str(concurrency), "-m", "POST", "-T",
+               "application/json", "-D", body_file, "-o", "csv",
+               f"http://127.0.0.1:{port}{PATH}"]
+    start = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    wall = time.perf_counter() - start
+    rows = list(csv.DictReader(io.StringIO(out)))
+    latencies = [float(r["response-time"]) for r in rows]
+    ends = [float(r["offset"]) + float(r["response-time"]) for r in rows]
+    failures = requests - len(rows) + sum(r["status-code"] != "200" for r in rows)
+    if len(rows) > requests:
+        raise SystemExit(f"hey answered {len(rows)} requests, {requests} expected")
+    return (max(ends) if ends else wall), latencies, failures
+
+
+async def _client(port: int, body: bytes, todo: list, latencies: list,
                   failures: list) -> None:
-    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+    request = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
                f"\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -115,67 +144,117 @@ async def _client(port: int, path: str, body: bytes, todo: list, latencies: list
         writer.close()
 
 
-async def _level(port: int, path: str, body: bytes, requests: int, concurrency: int):
-    todo, latencies, failures = list(range(requests)), [], []
-    start = time.perf_counter()
-    await asyncio.gather(*(_client(port, path, body, todo, latencies, failures)
-                           for _ in range(concurrency)))
-    seconds = time.perf_counter() - start
-    ms = np.array(latencies) * 1e3
-    return {"throughput": requests / seconds, "p50": float(np.percentile(ms, 50)),
-            "p99": float(np.percentile(ms, 99)), "failed": len(failures)}
+def _asyncio_client(port: int, body: bytes, requests: int, concurrency: int):
+    """(seconds, latencies in s, failures) of one run, sent from this process."""
+    async def level():
+        todo, latencies, failures = list(range(requests)), [], []
+        start = time.perf_counter()
+        await asyncio.gather(*(_client(port, body, todo, latencies, failures)
+                               for _ in range(concurrency)))
+        return time.perf_counter() - start, latencies, len(failures)
+
+    return asyncio.run(level())
 
 
-def _measure(command: list[str], port: int, path: str, ready: str, body: bytes,
-             args) -> dict:
+def _start(command: list[str], port: int, ready: str) -> subprocess.Popen:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_ready(f"http://127.0.0.1:{port}{ready}", process)
-        asyncio.run(_level(port, path, body, 300, 8))  # warm-up: traces the batch shapes
-        return {c: asyncio.run(_level(port, path, body, args.requests, c))
-                for c in args.concurrency}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+    except BaseException:
+        process.kill()
+        raise
+    return process
 
 
 def main(argv=None) -> None:
     """Prints the load-test table. Example: ``python scripts/bench/serve.py``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=4000,
+                        help="requests per server, level and round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--qubits", type=int, default=8)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--window-ms", type=float, default=2.0)
+    parser.add_argument("--tf-threads", type=int, default=1,
+                        help="--intra-op-threads and --inter-op-threads of both servers "
+                        "(0: TensorFlow's default)")
+    parser.add_argument("--client", choices=["auto", "hey", "asyncio"], default="auto")
     args = parser.parse_args(argv)
+    use_hey = args.client == "hey" or (args.client == "auto" and shutil.which("hey"))
+    servers: dict[str, tuple[int, list[str], str]] = {}
     with tempfile.TemporaryDirectory() as base:
         sample = _export(base, args.qubits, args.layers)
         alone = _model_alone(base)
         body = json.dumps({"instances": sample.tolist()}).encode()
-        rows = {}
+        body_file = os.path.join(base, "body.json")
+        with open(body_file, "wb") as handle:
+            handle.write(body)
+        threads = ["--intra-op-threads", str(args.tf_threads),
+                   "--inter-op-threads", str(args.tf_threads)]
         for label, extra in ((f"qkeras serve, micro-batching ({args.window_ms:g} ms)",
                               ["--batch-window-ms", str(args.window_ms)]),
                              ("qkeras serve, no batching", ["--no-batching"])):
             port = _free_port()
-            command = [sys.executable, "-m", "qkeras.cli", "serve", base, "--port", str(port),
-                       "--no-access-log", "--poll-seconds", "0", *extra]
-            rows[label] = _measure(command, port, "/v1/models/bench:predict",
-                                   "/v2/health/ready", body, args)
+            servers[label] = (port, [sys.executable, "-m", "qkeras.cli", "serve", base,
+                                     "--port", str(port), "--no-access-log",
+                                     "--poll-seconds", "0", *threads, *extra],
+                              "/v2/health/ready")
         tf_serving = shutil.which("tensorflow_model_server")
         if tf_serving:
             port = _free_port()
-            command = [tf_serving, f"--rest_api_port={port}", f"--port={_free_port()}",
-                       "--model_name=bench", f"--model_base_path={base}/bench"]
-            rows["stock TensorFlow Serving"] = _measure(
-                command, port, "/v1/models/bench:predict", "/v1/models/bench", body, args)
-    print(f"load test: {args.requests} single-row :predict requests per level, "
-          f"{args.qubits} qubits x {args.layers} layers (portable export), "
-          f"{os.cpu_count()} CPU cores, client and server on one machine")
+            servers["stock TensorFlow Serving"] = (
+                port, [tf_serving, f"--rest_api_port={port}", f"--port={_free_port()}",
+                       "--model_name=bench", f"--model_base_path={base}/bench"],
+                "/v1/models/bench")
+        processes = {}
+        results: dict[str, dict[int, dict]] = {label: {} for label in servers}
+        try:
+            for label, (port, command, ready) in servers.items():
+                processes[label] = _start(command, port, ready)
+
+            def send(port, requests, concurrency):
+                if use_hey:
+                    return _hey(port, body_file, requests, concurrency)
+                return _asyncio_client(port, body, requests, concurrency)
+
+            for port, _, _ in servers.values():  # warm-up: every batch shape
+                for concurrency in args.concurrency:
+                    send(port, max(300, concurrency * 20), concurrency)
+            for concurrency in args.concurrency:
+                runs = {label: [] for label in servers}
+                requests = max(1, args.requests // concurrency) * concurrency
+                for _ in range(args.rounds):
+                    for label, (port, _, _) in servers.items():
+                        runs[label].append(send(port, requests, concurrency))
+                for label, level in runs.items():
+                    ms = np.concatenate([np.asarray(lat) for _, lat, _ in level]) * 1e3
+                    results[label][concurrency] = {
+                        "throughput": statistics.median(len(lat) / s for s, lat, _ in level),
+                        "p50": float(np.percentile(ms, 50)),
+                        "p99": float(np.percentile(ms, 99)),
+                        "failed": sum(f for _, _, f in level)}
+        finally:
+            for process in processes.values():
+                process.send_signal(signal.SIGTERM)
+            for process in processes.values():
+                process.wait(60)
+    load = (os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
+    print(f"load test: {args.requests} single-row :predict requests per server, level and "
+          f"round, {args.rounds} interleaved rounds; {args.qubits} qubits x {args.layers} "
+          f"layers (portable export); {os.cpu_count()} CPU cores, client and servers on one "
+          f"machine; client: {'hey' if use_hey else 'asyncio (in the benchmark process)'}; "
+          f"TensorFlow threads {args.tf_threads or 'default'}; load average at the end "
+          f"{load:.2f}")
     print(f"{'server':<40}{'conc.':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
-    for label, levels in rows.items():
+    for label, levels in results.items():
         for concurrency, r in levels.items():
             print(f"{label:<40}{concurrency:>6}{r['throughput']:>9.0f}{r['p50']:>9.2f}"
                   f"{r['p99']:>9.2f}{r['failed']:>8}")
+    batched, plain = results[next(iter(servers))], results["qkeras serve, no batching"]
+    top = max(args.concurrency)
+    print(f"micro-batching / no batching at concurrency {top}: "
+          f"{batched[top]['throughput'] / plain[top]['throughput']:.2f}x throughput")
     print(f"model alone (Servable.predict, no HTTP): {alone[1]:.2f} ms per call at batch 1, "
           f"{alone[32]:.2f} ms at batch 32")
     if not tf_serving:

@@ -110,3 +110,42 @@ def test_close_answers_queued_requests_first():
 def test_batcher_arguments_are_checked():
     with pytest.raises(ConfigurationError, match="max_batch >= 1"):
         MicroBatcher(lambda x: x, max_batch=0)
+
+
+def test_the_window_timer_ends_a_batch_under_uvloop():
+    """uvicorn runs on uvloop, whose timers differ from asyncio's (no ``when()``, ms
+    ticks): a batch whose window runs out must still go, or its requests would wait
+    forever. ``in_flight`` claims more requests are coming, so only the timer ends it."""
+    uvloop = pytest.importorskip("uvloop")
+    calls = []
+
+    def run(inputs):
+        calls.append(len(inputs["x"]))
+        return {"y": inputs["x"] + 1}
+
+    async def main():
+        batcher = MicroBatcher(run, window_ms=0.5, in_flight=lambda: 1000)
+        answers = [await asyncio.wait_for(batcher.submit({"x": np.full((1, 1), i)}), 5)
+                   for i in range(50)]
+        await batcher.close()
+        return [float(a["y"][0, 0]) for a in answers]
+
+    assert uvloop.run(main()) == [i + 1.0 for i in range(50)]
+    assert calls == [1] * 50
+
+
+def test_a_stopped_worker_fails_its_queued_requests_instead_of_leaving_them_waiting():
+    async def main():
+        batcher = MicroBatcher(lambda inputs: {"y": inputs["x"]}, window_ms=1000,
+                               in_flight=lambda: 1000)
+        pending = [asyncio.ensure_future(batcher.submit({"x": np.ones((1, 1))}))
+                   for _ in range(3)]
+        await asyncio.sleep(0.01)  # the worker is collecting: the window is 1 s
+        batcher._worker.cancel()  # what an unexpected fault inside the worker does too
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        again = await asyncio.wait_for(batcher.submit({"x": np.full((1, 1), 7.0)}), 5)
+        return results, again
+
+    results, again = asyncio.run(main())
+    assert all(isinstance(r, ServingError) and "retry" in str(r) for r in results)
+    assert again["y"].tolist() == [[7.0]]  # the next request starts a new worker

@@ -47,3 +47,18 @@ def test_a_keras_file_is_served_with_the_card_beside_it(tmp_path, digit_model):
     assert reply.status_code == 200 and body["grad_cam"].startswith("data:image/png")
     np.testing.assert_allclose(body["probabilities"], model.predict(image, verbose=0)[0],
                                atol=1e-4)
+
+
+def test_tensorflow_threads_are_checked_and_fixed_once_tensorflow_runs():
+    import tensorflow as tf
+
+    from qkeras.serve.server import tensorflow_threads
+
+    tf.constant(1.0) + 1.0  # TensorFlow has started in this process
+    current = (tf.config.threading.get_intra_op_parallelism_threads(),
+               tf.config.threading.get_inter_op_parallelism_threads())
+    tensorflow_threads(*current)  # asking for what is set already is fine
+    with pytest.raises(ConfigurationError, match="before loading a model"):
+        tensorflow_threads(current[0] + 3, current[1] + 3)
+    with pytest.raises(ConfigurationError, match=">= 0"):
+        tensorflow_threads(0, -2)
