@@ -10,9 +10,10 @@ speed during the run affects both alike. Throughput is the median over rounds; p
 latency are over all requests of the level; a failure is any status but 200 or a broken
 connection.
 
-The load comes from ``hey`` (Go; Debian package ``hey``) when it is on PATH: it costs the
-shared CPU less than a Python client would. Otherwise a small asyncio client in this
-process sends it, and the table says so. For scale, the model alone is timed in this
+The load comes from ``h2load`` (C++; Debian package ``nghttp2-client``) or else ``hey``
+(Go; Debian package ``hey``), whichever is on PATH first: both cost the shared CPU less
+than a Python client would, h2load least. Otherwise a small asyncio client in this
+process sends it. The table names the client. For scale, the model alone is timed in this
 process (``Servable.predict`` at batch 1 and 32): the part micro-batching can save. Stock
 TensorFlow Serving is measured the same way on the same export when
 ``tensorflow_model_server`` is on PATH; otherwise the table says so.
@@ -97,6 +98,25 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 240.0) -> 
     raise SystemExit(f"{url} not ready after {timeout} s")
 
 
+def _h2load(port: int, body_file: str, requests: int, concurrency: int):
+    """(seconds, latencies in s, failures) of one run, sent by ``h2load`` over HTTP/1.1
+    (one request in flight per connection: h2load does not pipeline a POST body)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".tsv") as log:
+        command = ["h2load", "--h1", "-n", str(requests), "-c", str(concurrency), "-d",
+                   body_file, "-H", "content-type: application/json",
+                   f"--log-file={log.name}", f"http://127.0.0.1:{port}{PATH}"]
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - start
+        rows = [line.split("\t") for line in log.read().splitlines() if line.strip()]
+    starts = [int(r[0]) for r in rows]
+    ends = [int(r[0]) + int(r[2]) for r in rows]
+    latencies = [int(r[2]) / 1e6 for r in rows]
+    failures = requests - len(rows) + sum(r[1] != "200" for r in rows)
+    seconds = (max(ends) - min(starts)) / 1e6 if rows else wall
+    return seconds, latencies, failures
+
+
 def _hey(port: int, body_file: str, requests: int, concurrency: int):
     """(seconds, latencies in s, failures) of one run, sent by ``hey`` (``requests`` a
     multiple of ``concurrency``: each of hey's workers sends ``requests // concurrency``)."""
@@ -179,9 +199,12 @@ def main(argv=None) -> None:
     parser.add_argument("--tf-threads", type=int, default=1,
                         help="--intra-op-threads and --inter-op-threads of both servers "
                         "(0: TensorFlow's default)")
-    parser.add_argument("--client", choices=["auto", "hey", "asyncio"], default="auto")
+    parser.add_argument("--client", choices=["auto", "h2load", "hey", "asyncio"],
+                        default="auto", help="load client (auto: the first installed)")
     args = parser.parse_args(argv)
-    use_hey = args.client == "hey" or (args.client == "auto" and shutil.which("hey"))
+    client = args.client
+    if client == "auto":
+        client = next((c for c in ("h2load", "hey") if shutil.which(c)), "asyncio")
     servers: dict[str, tuple[int, list[str], str]] = {}
     with tempfile.TemporaryDirectory() as base:
         sample = _export(base, args.qubits, args.layers)
@@ -214,9 +237,10 @@ def main(argv=None) -> None:
                 processes[label] = _start(command, port, ready)
 
             def send(port, requests, concurrency):
-                if use_hey:
-                    return _hey(port, body_file, requests, concurrency)
-                return _asyncio_client(port, body, requests, concurrency)
+                if client == "asyncio":
+                    return _asyncio_client(port, body, requests, concurrency)
+                run = _h2load if client == "h2load" else _hey
+                return run(port, body_file, requests, concurrency)
 
             for port, _, _ in servers.values():  # warm-up: every batch shape
                 for concurrency in args.concurrency:
@@ -243,7 +267,7 @@ def main(argv=None) -> None:
     print(f"load test: {args.requests} single-row :predict requests per server, level and "
           f"round, {args.rounds} interleaved rounds; {args.qubits} qubits x {args.layers} "
           f"layers (portable export); {os.cpu_count()} CPU cores, client and servers on one "
-          f"machine; client: {'hey' if use_hey else 'asyncio (in the benchmark process)'}; "
+          f"machine; client: {client if client != 'asyncio' else 'asyncio (in this process)'}; "
           f"TensorFlow threads {args.tf_threads or 'default'}; load average at the end "
           f"{load:.2f}")
     print(f"{'server':<40}{'conc.':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
