@@ -182,21 +182,23 @@ async def _infer_v2(server: _Server, scope: dict, name: str, version: int | None
     return reply
 
 
-def _error_status(err: QKerasError, method: str, path: str) -> int:
-    """The HTTP status of an error a request ran into (a 5xx is logged, never the body)."""
+def _error_reply(err: QKerasError, method: str, path: str) -> tuple[int, bytes]:
+    """Status and TF Serving error JSON for an error a request ran into (a 5xx is logged,
+    never the body)."""
     if isinstance(err, PayloadTooLarge):
-        return 413
-    status = tfserving.http_status(err.code) if isinstance(err, ServingError) else 400
+        status = 413
+    else:
+        status = tfserving.http_status(err.code) if isinstance(err, ServingError) else 400
     if status >= 500:
         log.error("%s %s failed: %s", method, path, err)
-    return status
+    return status, _dumps(tfserving.error_body(str(err)))
 
 
 def _errors(app: FastAPI) -> None:
     @app.exception_handler(QKerasError)
     async def qkeras_error(request: Request, err: QKerasError):
-        status = _error_status(err, request.method, request.url.path)
-        return _json(tfserving.error_body(str(err)), status)
+        status, body = _error_reply(err, request.method, request.url.path)
+        return Response(body, status, media_type="application/json")
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException):
@@ -376,8 +378,7 @@ class ServeApp(FastAPI):
         try:
             status, body = 200, _dumps(await handler(await _read(receive)))
         except QKerasError as err:
-            status = _error_status(err, "POST", scope["path"])
-            body = _dumps(tfserving.error_body(str(err)))
+            status, body = _error_reply(err, "POST", scope["path"])
         except Exception:  # a fault of the server or the model: logged, never the body
             log.exception("POST %s failed", scope["path"])
             status, body = 500, _dumps(tfserving.error_body(

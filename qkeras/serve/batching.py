@@ -74,7 +74,7 @@ class MicroBatcher:
         self._rows = 0
         self._current: list = []  # the batch being run
         self._wakeup: asyncio.Future | None = None  # the worker waits on it
-        self._waiting_for: str | None = None  # "ready", or None: any request wakes it
+        self._collecting = False  # True: only a request that makes the batch ready wakes it
         self._worker: asyncio.Task | None = None
         self._closed = False
 
@@ -94,7 +94,7 @@ class MicroBatcher:
         future = loop.create_future()
         self._queue.append((inputs, rows, future))
         self._rows += rows
-        if self._waiting_for is None or (self._waiting_for == "ready" and self._ready()):
+        if not self._collecting or self._ready():
             self._wake()
         return await future
 
@@ -141,14 +141,14 @@ class MicroBatcher:
                     return
                 await self._sleep(loop)
             if not self._ready() and self.window > 0:
-                self._waiting_for = "ready"
+                self._collecting = True
                 expired = []
                 timer = loop.call_later(self.window, self._expire, expired)
                 try:
                     while not expired and not self._ready():
                         await self._sleep(loop)
                 finally:
-                    self._waiting_for = None
+                    self._collecting = False
                     timer.cancel()
             self._current = self._take()
             await self._execute(loop, self._current)

@@ -8,7 +8,10 @@ of single-row ``:predict`` requests over persistent HTTP/1.1 connections (one pe
 concurrent client), in ``--rounds`` interleaved rounds so that a change in the machine's
 speed during the run affects both alike. Throughput is the median over rounds; p50/p99
 latency are over all requests of the level; a failure is any status but 200 or a broken
-connection.
+connection. "loop us" and "other us" are the server's CPU per request (median round), read
+from /proc: its main thread, which runs the HTTP event loop, and all its other threads
+(model calls and TensorFlow's pools). ``--fastapi-path`` adds a batching server with CORS
+on, where ``:predict`` goes through FastAPI's routes instead of the lean path.
 
 The load comes from ``h2load`` (C++; Debian package ``nghttp2-client``) or else ``hey``
 (Go; Debian package ``hey``), whichever is on PATH first: both cost the shared CPU less
@@ -176,6 +179,25 @@ def _asyncio_client(port: int, body: bytes, requests: int, concurrency: int):
     return asyncio.run(level())
 
 
+def _thread_cpu(pid: int) -> tuple[float, float] | None:
+    """CPU seconds so far of a process's main thread (the server's event loop) and of all
+    its other threads (model calls, TensorFlow's pools); ``None`` without Linux's /proc."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    main = other = 0.0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            if tid == str(pid):
+                main += seconds
+            else:
+                other += seconds
+    except OSError:
+        return None
+    return main, other
+
+
 def _start(command: list[str], port: int, ready: str) -> subprocess.Popen:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -199,6 +221,9 @@ def main(argv=None) -> None:
     parser.add_argument("--tf-threads", type=int, default=1,
                         help="--intra-op-threads and --inter-op-threads of both servers "
                         "(0: TensorFlow's default)")
+    parser.add_argument("--fastapi-path", action="store_true",
+                        help="also run a batching server with CORS on, where :predict goes "
+                        "through FastAPI's routes instead of the lean path")
     parser.add_argument("--client", choices=["auto", "h2load", "hey", "asyncio"],
                         default="auto", help="load client (auto: the first installed)")
     args = parser.parse_args(argv)
@@ -215,9 +240,14 @@ def main(argv=None) -> None:
             handle.write(body)
         threads = ["--intra-op-threads", str(args.tf_threads),
                    "--inter-op-threads", str(args.tf_threads)]
-        for label, extra in ((f"qkeras serve, micro-batching ({args.window_ms:g} ms)",
-                              ["--batch-window-ms", str(args.window_ms)]),
-                             ("qkeras serve, no batching", ["--no-batching"])):
+        variants = [(f"qkeras serve, micro-batching ({args.window_ms:g} ms)",
+                     ["--batch-window-ms", str(args.window_ms)]),
+                    ("qkeras serve, no batching", ["--no-batching"])]
+        if args.fastapi_path:
+            variants.append(("micro-batching, FastAPI path (CORS on)",
+                             ["--batch-window-ms", str(args.window_ms),
+                              "--cors-origin", "http://bench.invalid"]))
+        for label, extra in variants:
             port = _free_port()
             servers[label] = (port, [sys.executable, "-m", "qkeras.cli", "serve", base,
                                      "--port", str(port), "--no-access-log",
@@ -250,14 +280,23 @@ def main(argv=None) -> None:
                 requests = max(1, args.requests // concurrency) * concurrency
                 for _ in range(args.rounds):
                     for label, (port, _, _) in servers.items():
-                        runs[label].append(send(port, requests, concurrency))
+                        before = _thread_cpu(processes[label].pid)
+                        sent = send(port, requests, concurrency)
+                        after = _thread_cpu(processes[label].pid)
+                        cpu = (None if before is None or after is None else
+                               tuple((a - b) / requests * 1e6 for a, b in zip(after, before)))
+                        runs[label].append((*sent, cpu))
                 for label, level in runs.items():
-                    ms = np.concatenate([np.asarray(lat) for _, lat, _ in level]) * 1e3
+                    ms = np.concatenate([np.asarray(run[1]) for run in level]) * 1e3
+                    cpu = [run[3] for run in level if run[3] is not None]
                     results[label][concurrency] = {
-                        "throughput": statistics.median(len(lat) / s for s, lat, _ in level),
+                        "cpu": tuple(statistics.median(c[i] for c in cpu) for i in (0, 1))
+                        if cpu else (float("nan"), float("nan")),
+                        "throughput": statistics.median(len(run[1]) / run[0]
+                                                        for run in level),
                         "p50": float(np.percentile(ms, 50)),
                         "p99": float(np.percentile(ms, 99)),
-                        "failed": sum(f for _, _, f in level)}
+                        "failed": sum(run[2] for run in level)}
         finally:
             for process in processes.values():
                 process.send_signal(signal.SIGTERM)
@@ -270,11 +309,12 @@ def main(argv=None) -> None:
           f"machine; client: {client if client != 'asyncio' else 'asyncio (in this process)'}; "
           f"TensorFlow threads {args.tf_threads or 'default'}; load average at the end "
           f"{load:.2f}")
-    print(f"{'server':<40}{'conc.':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
+    print(f"{'server':<40}{'conc.':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}"
+          f"{'loop us':>9}{'other us':>9}")
     for label, levels in results.items():
         for concurrency, r in levels.items():
             print(f"{label:<40}{concurrency:>6}{r['throughput']:>9.0f}{r['p50']:>9.2f}"
-                  f"{r['p99']:>9.2f}{r['failed']:>8}")
+                  f"{r['p99']:>9.2f}{r['failed']:>8}{r['cpu'][0]:>9.0f}{r['cpu'][1]:>9.0f}")
     batched, plain = results[next(iter(servers))], results["qkeras serve, no batching"]
     top = max(args.concurrency)
     print(f"micro-batching / no batching at concurrency {top}: "
