@@ -173,6 +173,8 @@ def run(app, *, host: str = "127.0.0.1", port: int = 8501, graceful_seconds: flo
 
     import uvicorn
 
+    from qkeras.serve.protocol import HttpProtocol
+
     class _Server(uvicorn.Server):
         def handle_exit(self, sig, frame) -> None:
             super().handle_exit(sig, frame)
@@ -182,5 +184,5 @@ def run(app, *, host: str = "127.0.0.1", port: int = 8501, graceful_seconds: flo
 
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level=log_level,
                             timeout_graceful_shutdown=graceful_seconds, lifespan="on",
-                            server_header=False)
+                            server_header=False, http=HttpProtocol)
     _Server(config).run()
