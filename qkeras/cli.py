@@ -332,6 +332,11 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-window-ms", type=float, default=2.0,
                         help="micro-batch window (default 2 ms)")
     parser.add_argument("--max-batch", type=int, default=64, help="rows per model call (64)")
+    parser.add_argument("--batch-sizes", default="auto", metavar="auto|none|N,N,...",
+                        help="allowed rows per batched call, a batch padded up to the next "
+                        "(TF Serving's allowed_batch_sizes; the last must be --max-batch); "
+                        "auto (default): powers of two for XLA-compiled models, which "
+                        "compile once per shape, no padding for others")
     parser.add_argument("--max-body-bytes", type=int, default=16 * 2**20,
                         help="largest request body (default 16 MiB)")
     parser.add_argument("--max-rows", type=int, default=1024,
@@ -350,6 +355,21 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
                         "chooses); 1 suits small models on few cores")
     parser.add_argument("--inter-op-threads", type=int, default=0, metavar="N",
                         help="TensorFlow threads running ops side by side (default 0)")
+
+
+def _batch_sizes(text: str, max_batch: int) -> tuple[int, ...] | str | None:
+    """``--batch-sizes``: ``"auto"``, ``None`` (``none``) or the checked sizes."""
+    from qkeras.serve.batching import check_batch_sizes
+
+    word = text.strip().lower()
+    if word in ("auto", "none"):
+        return None if word == "none" else "auto"
+    try:
+        sizes = [int(part) for part in word.split(",")]
+    except ValueError:
+        raise ConfigurationError(f"--batch-sizes must be auto, none or comma-separated "
+                                 f"integers such as 8,16,32; got {text!r}.") from None
+    return check_batch_sizes(sizes, max_batch)
 
 
 @command("serve", _serve_args)
@@ -378,6 +398,7 @@ def _serve(args: argparse.Namespace) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     access.addHandler(handler)
+    batch_sizes = _batch_sizes(args.batch_sizes, args.max_batch)
     tensorflow_threads(args.intra_op_threads, args.inter_op_threads)
     repo = build_repository(args.base_dir, model_name=args.model_name, zoo=args.zoo,
                             version_policy=args.version_policy, poll_seconds=args.poll_seconds,
@@ -386,7 +407,7 @@ def _serve(args: argparse.Namespace) -> int:
                            max_batch=args.max_batch, max_body_bytes=args.max_body_bytes,
                            max_rows=args.max_rows, tokens=tuple(tokens),
                            cors_origins=tuple(args.cors_origin), ui=args.ui,
-                           model_threads=args.threads)
+                           model_threads=args.threads, batch_sizes=batch_sizes)
     app = create_app(repo, options)
     where = f"http://{args.host}:{args.port}"
     print(f"qkeras serve: {', '.join(repo.names())} at {where}/v1/models/<name>"

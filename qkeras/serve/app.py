@@ -39,7 +39,7 @@ from starlette.staticfiles import StaticFiles
 from qkeras.errors import QKerasError, ServingError
 from qkeras.serve import classify, kserve, tfserving
 from qkeras.serve.auth import TokenCheck
-from qkeras.serve.batching import MicroBatcher
+from qkeras.serve.batching import MicroBatcher, default_batch_sizes
 from qkeras.serve.gate import LABELS_KEY, Gate, PayloadTooLarge
 from qkeras.serve.metrics import CONTENT_TYPE, ServeMetrics
 from qkeras.serve.repository import ModelRepository
@@ -67,6 +67,10 @@ class ServeOptions:
         cors_origins: Origins allowed by CORS; empty (the default) for no CORS headers.
         ui: Serve the demo page at ``/ui/``.
         model_threads: Threads that run model calls.
+        batch_sizes: Allowed rows per batched call (a batch is padded up to the next one);
+            ``"auto"``: ``default_batch_sizes(max_batch)`` for a model with XLA-compiled
+            code, which compiles once per shape, and no padding for others; ``None``: no
+            padding.
     """
 
     batching: bool = True
@@ -78,6 +82,7 @@ class ServeOptions:
     cors_origins: tuple = ()
     ui: bool = False
     model_threads: int = 2
+    batch_sizes: tuple | str | None = "auto"
 
 
 def _dumps(obj) -> bytes:
@@ -104,10 +109,15 @@ class _Server:
         if batcher is None or batcher.servable is not servable:
             observe = functools.partial(self.metrics.observe_batch, servable.name,
                                         str(servable.version))
+            sizes = self.options.batch_sizes
+            if sizes == "auto":
+                sizes = (default_batch_sizes(self.options.max_batch) if servable.xla_compiled
+                         else None)
             batcher = MicroBatcher(functools.partial(servable.predict, signature=sig.name),
                                    window_ms=self.options.batch_window_ms,
                                    max_batch=self.options.max_batch, executor=self.executor,
-                                   on_batch=observe, in_flight=lambda: self.in_flight[0])
+                                   on_batch=observe, in_flight=lambda: self.in_flight[0],
+                                   batch_sizes=sizes)
             batcher.servable = servable
             self._drop_unloaded()
             self.batchers[key] = batcher

@@ -2,12 +2,24 @@
 
 A :class:`MicroBatcher` owns a queue and one worker task on the server's event loop. The
 worker takes the first waiting request, keeps collecting for ``window_ms`` or until
-``max_batch`` rows are queued, and stops waiting early when every request the server
-has in flight is already queued (``in_flight``: waiting longer could not grow the batch,
-so a lone client pays no window), then concatenates the inputs along the batch axis, runs the
-model once in a worker thread, and hands each request its own rows of the outputs. A
-request larger than ``max_batch`` runs alone. A failing batch fails every request in it
-with the same error. :meth:`close` stops taking requests and finishes the queued ones.
+``max_batch`` rows are queued, and stops waiting early when waiting longer would not
+help (``in_flight``, the requests the server is handling):
+
+* every request in flight is already queued: the batch cannot grow, so a lone client pays
+  no window;
+* at least half of them, and at least ``PIPELINE_REQUESTS``, are queued: the model runs
+  this batch while the event loop answers the previous one and reads the rest, which
+  then make the next batch. Under steady load the requests settle into two batches that
+  take turns, so the model and the event loop work at the same time instead of waiting
+  for each other.
+
+It then concatenates the inputs along the batch axis, pads them to the next of
+``batch_sizes`` if given (copies of the last row, whose outputs are dropped: an
+XLA-compiled model then compiles once per allowed size, not once per batch size, like TF
+Serving's ``allowed_batch_sizes``), runs the model once in a worker thread, and hands
+each request its own rows of the outputs. A request larger than ``max_batch`` runs alone,
+unpadded. A failing batch fails every request in it with the same error. :meth:`close`
+stops taking requests and finishes the queued ones.
 
 Example:
     >>> import asyncio, numpy as np
@@ -30,19 +42,54 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 
 import numpy as np
 
 from qkeras.errors import ConfigurationError, ServingError
 
-__all__ = ["MicroBatcher"]
+__all__ = ["MicroBatcher", "PIPELINE_REQUESTS", "default_batch_sizes", "check_batch_sizes"]
 
 log = logging.getLogger(__name__)
 
 Inputs = Mapping[str, np.ndarray]
 Outputs = dict[str, np.ndarray]
+
+#: Fewest queued requests that start a batch while others are still in flight.
+PIPELINE_REQUESTS = 8
+
+
+def default_batch_sizes(max_batch: int) -> tuple[int, ...]:
+    """Powers of two below ``max_batch``, then ``max_batch``: at most half a batch is padding.
+
+    Example:
+        >>> default_batch_sizes(64), default_batch_sizes(48)
+        ((1, 2, 4, 8, 16, 32, 64), (1, 2, 4, 8, 16, 32, 48))
+    """
+    if max_batch < 1:
+        raise ConfigurationError(f"max_batch must be >= 1; got {max_batch}.")
+    return tuple(1 << k for k in range(max_batch.bit_length()) if 1 << k < max_batch) + (
+        max_batch,)
+
+
+def check_batch_sizes(batch_sizes: Sequence[int], max_batch: int) -> tuple[int, ...]:
+    """Returns ``batch_sizes`` as a tuple if they increase from 1 or more to ``max_batch``.
+
+    Raises:
+        ConfigurationError: Otherwise (TF Serving's rule for ``allowed_batch_sizes``).
+
+    Example:
+        >>> check_batch_sizes([4, 16, 32], 32)
+        (4, 16, 32)
+    """
+    sizes = tuple(int(b) for b in batch_sizes)
+    if (not sizes or sizes[0] < 1 or sizes[-1] != max_batch
+            or any(a >= b for a, b in zip(sizes, sizes[1:]))):
+        raise ConfigurationError(
+            f"Allowed batch sizes must increase from 1 or more and end with the maximum "
+            f"batch ({max_batch}), as TF Serving's allowed_batch_sizes; got {list(sizes)}.")
+    return sizes
 
 
 class MicroBatcher:
@@ -56,18 +103,23 @@ class MicroBatcher:
         on_batch: Called with the rows of every call (for the batch-size histogram).
         in_flight: Returns how many requests the server is handling now; ``None`` waits
             out the whole window.
+        batch_sizes: Allowed numbers of rows per call, increasing, the last one
+            ``max_batch``; a batch is padded to the next one. ``None``: no padding.
 
     Raises:
-        ConfigurationError: ``window_ms < 0`` or ``max_batch < 1``.
+        ConfigurationError: ``window_ms < 0``, ``max_batch < 1`` or bad ``batch_sizes``.
     """
 
     def __init__(self, run: Callable[[Inputs], Outputs], *, window_ms: float = 2.0,
                  max_batch: int = 64, executor: Executor | None = None,
                  on_batch: Callable[[int], None] | None = None,
-                 in_flight: Callable[[], int] | None = None) -> None:
+                 in_flight: Callable[[], int] | None = None,
+                 batch_sizes: Sequence[int] | None = None) -> None:
         if window_ms < 0 or max_batch < 1:
             raise ConfigurationError(f"window_ms must be >= 0 and max_batch >= 1; got "
                                      f"{window_ms} and {max_batch}.")
+        self.batch_sizes = None if batch_sizes is None else check_batch_sizes(batch_sizes,
+                                                                              max_batch)
         self.run, self.window, self.max_batch = run, window_ms / 1e3, int(max_batch)
         self.executor, self.on_batch, self.in_flight = executor, on_batch, in_flight
         self._queue: collections.deque = collections.deque()
@@ -99,10 +151,22 @@ class MicroBatcher:
         return await future
 
     def _ready(self) -> bool:
-        """Whether waiting longer cannot grow the batch: it is full, or every request the
-        server is handling is already queued."""
-        return (self._rows >= self.max_batch or self._closed or (
-            self.in_flight is not None and self.in_flight() <= len(self._queue)))
+        """Whether to stop waiting: the batch is full, every request the server is handling
+        is queued, or enough of them are for a pipelined batch (see the module's text)."""
+        if self._rows >= self.max_batch or self._closed:
+            return True
+        if self.in_flight is None:
+            return False
+        queued, busy = len(self._queue), self.in_flight()
+        return busy <= queued or (queued >= PIPELINE_REQUESTS and 2 * queued >= busy)
+
+    def _pad(self, inputs: Inputs, rows: int) -> Inputs:
+        """``inputs`` grown to the next allowed batch size with copies of the last row."""
+        target = next((size for size in self.batch_sizes or () if size >= rows), rows)
+        if target == rows:
+            return inputs
+        return {k: np.concatenate([v, np.repeat(v[-1:], target - rows, axis=0)])
+                for k, v in inputs.items()}
 
     def _expire(self, flag: list) -> None:
         flag.append(True)
@@ -172,6 +236,8 @@ class MicroBatcher:
         try:
             merged = {k: np.concatenate([item[0][k] for item in batch])
                       for k in batch[0][0]} if len(batch) > 1 else batch[0][0]
+            if self.batch_sizes is not None:
+                merged = self._pad(merged, sum(sizes))
             outputs = await loop.run_in_executor(self.executor, self.run, merged)
         except Exception as err:  # every request of the batch gets the model's error
             for _, _, future in batch:

@@ -73,6 +73,12 @@ class Signature:
     function: Callable = dataclasses.field(repr=False, compare=False)
 
 
+def _xla_compiled(function) -> bool:
+    """Whether a concrete function calls a function marked for XLA (``jit_compile=True``)."""
+    library = function.graph.as_graph_def().library.function
+    return any(f.attr["_XlaMustCompile"].b for f in library if "_XlaMustCompile" in f.attr)
+
+
 class Servable:
     """A model version ready to serve.
 
@@ -84,12 +90,16 @@ class Servable:
         card: Classes and input spec for image classification, if known.
         keras_model: The Keras model (for Grad-CAM), if at hand.
         load_seconds: How long loading took.
+        xla_compiled: Whether a signature runs XLA-compiled code (which compiles once per
+            new input shape).
     """
 
     def __init__(self, name: str, version: int, signatures: Mapping[str, Signature], *,
                  path: Path | None = None, card: ServingCard | None = None,
-                 keras_model=None, load_seconds: float = 0.0, platform: str = "") -> None:
+                 keras_model=None, load_seconds: float = 0.0, platform: str = "",
+                 xla_compiled: bool = False) -> None:
         self.name, self.version, self.signatures = name, int(version), dict(signatures)
+        self.xla_compiled = bool(xla_compiled)
         self.path, self.card, self.load_seconds = path, card, load_seconds
         self.platform = platform
         self._keras_model = keras_model
@@ -147,7 +157,8 @@ class Servable:
                 {k: TensorInfo.from_spec(k, s) for k, s in sorted(outputs.items())}, fn)
         servable = cls(name, version, signatures, path=Path(path), card=read_card(path),
                        load_seconds=time.perf_counter() - start,
-                       platform="tensorflow_savedmodel")
+                       platform="tensorflow_savedmodel",
+                       xla_compiled=any(_xla_compiled(fn) for fn in loaded.signatures.values()))
         servable._module = loaded  # keeps the variables alive
         return servable
 
@@ -171,4 +182,4 @@ class Servable:
                               outputs, call)
         return cls(name, version, {DEFAULT_SIGNATURE: signature}, card=card,
                    keras_model=model, load_seconds=time.perf_counter() - start,
-                   platform="keras")
+                   platform="keras", xla_compiled=_xla_compiled(concrete))

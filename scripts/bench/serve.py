@@ -21,7 +21,11 @@ process (``Servable.predict`` at batch 1 and 32): the part micro-batching can sa
 TensorFlow Serving is measured the same way on the same export when
 ``tensorflow_model_server`` is on PATH; otherwise the table says so.
 
-Usage: ``python scripts/bench/serve.py [--requests 4000] [--concurrency 1 8 32]``
+With ``--xla`` the model is exported with ``xla=True``: its simulation is XLA-compiled, and
+both servers pad batches to powers of two (``--batch-sizes auto``) so that XLA compiles
+once per allowed size.
+
+Usage: ``python scripts/bench/serve.py [--xla] [--requests 4000] [--concurrency 1 8 32]``
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _export(base: str, qubits: int, layers: int) -> np.ndarray:
+def _export(base: str, qubits: int, layers: int, xla: bool = False) -> np.ndarray:
     import qkeras as qk
 
     keras = qk.keras
@@ -66,7 +70,7 @@ def _export(base: str, qubits: int, layers: int) -> np.ndarray:
         qk.layers.QuantumDense(qubits, "angle", "hardware_efficient", layers),
         keras.layers.Dense(1, name="y"),
     ])
-    qk.export.for_serving(model, base, "bench")
+    qk.export.for_serving(model, base, "bench", xla=xla)
     return np.random.default_rng(0).normal(size=(1, 16)).astype(np.float32)
 
 
@@ -218,6 +222,9 @@ def main(argv=None) -> None:
     parser.add_argument("--qubits", type=int, default=8)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--window-ms", type=float, default=2.0)
+    parser.add_argument("--xla", action="store_true",
+                        help="export with xla=True (XLA-compiled simulation; both servers "
+                        "then pad batches to powers of two, --batch-sizes auto)")
     parser.add_argument("--tf-threads", type=int, default=1,
                         help="--intra-op-threads and --inter-op-threads of both servers "
                         "(0: TensorFlow's default)")
@@ -232,7 +239,7 @@ def main(argv=None) -> None:
         client = next((c for c in ("h2load", "hey") if shutil.which(c)), "asyncio")
     servers: dict[str, tuple[int, list[str], str]] = {}
     with tempfile.TemporaryDirectory() as base:
-        sample = _export(base, args.qubits, args.layers)
+        sample = _export(base, args.qubits, args.layers, args.xla)
         alone = _model_alone(base)
         body = json.dumps({"instances": sample.tolist()}).encode()
         body_file = os.path.join(base, "body.json")
@@ -303,10 +310,11 @@ def main(argv=None) -> None:
             for process in processes.values():
                 process.wait(60)
     load = (os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
+    who = client if client != "asyncio" else "asyncio (in this process)"
     print(f"load test: {args.requests} single-row :predict requests per server, level and "
           f"round, {args.rounds} interleaved rounds; {args.qubits} qubits x {args.layers} "
-          f"layers (portable export); {os.cpu_count()} CPU cores, client and servers on one "
-          f"machine; client: {client if client != 'asyncio' else 'asyncio (in this process)'}; "
+          f"layers (portable export{', XLA' if args.xla else ''}); {os.cpu_count()} CPU "
+          f"cores, client and servers on one machine; client: {who}; "
           f"TensorFlow threads {args.tf_threads or 'default'}; load average at the end "
           f"{load:.2f}")
     print(f"{'server':<40}{'conc.':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}"

@@ -149,3 +149,88 @@ def test_a_stopped_worker_fails_its_queued_requests_instead_of_leaving_them_wait
     results, again = asyncio.run(main())
     assert all(isinstance(r, ServingError) and "retry" in str(r) for r in results)
     assert again["y"].tolist() == [[7.0]]  # the next request starts a new worker
+
+
+def test_batches_are_padded_to_the_allowed_sizes_and_padding_rows_are_dropped():
+    seen = []
+
+    def run(inputs):
+        seen.append(inputs["x"].copy())
+        return {"y": inputs["x"] * 10}
+
+    async def main():
+        batcher = MicroBatcher(run, window_ms=30, max_batch=8, batch_sizes=(1, 4, 8))
+        requests = [np.full((n, 1), i, np.float32) for i, n in enumerate([1, 2])]
+        out = await asyncio.gather(*(batcher.submit({"x": r}) for r in requests))
+        big = await batcher.submit({"x": np.arange(9, dtype=np.float32)[:, None]})
+        await batcher.close()
+        return requests, out, big
+
+    requests, out, big = asyncio.run(main())
+    for request, answer in zip(requests, out):
+        np.testing.assert_array_equal(answer["y"], request * 10)
+    # 3 rows padded to 4 with a copy of the last row; 9 rows (> max_batch) run alone.
+    assert seen[0][:, 0].tolist() == [0, 1, 1, 1]
+    assert len(seen[1]) == 9 and big["y"].shape == (9, 1)
+
+
+def test_allowed_batch_sizes_are_checked():
+    from qkeras.serve.batching import check_batch_sizes, default_batch_sizes
+
+    assert default_batch_sizes(64) == (1, 2, 4, 8, 16, 32, 64)
+    assert default_batch_sizes(1) == (1,)
+    for bad in ([], [0, 64], [8, 4, 64], [8, 32]):
+        with pytest.raises(ConfigurationError, match="end with the maximum batch"):
+            check_batch_sizes(bad, 64)
+    with pytest.raises(ConfigurationError, match="end with the maximum batch"):
+        MicroBatcher(lambda x: x, max_batch=8, batch_sizes=(1, 4))
+
+
+@pytest.mark.parametrize("in_flight, queued, pipelined", [(32, 16, True), (8, 4, False)])
+def test_half_of_many_requests_in_flight_start_a_batch_without_waiting(in_flight, queued,
+                                                                       pipelined):
+    """With many requests in flight, half of them make a batch at once (the model runs it
+    while the event loop reads the rest); with few, the batch waits for the others (here
+    they never come, so the 0.3 s window ends it)."""
+    from qkeras.serve.batching import PIPELINE_REQUESTS
+
+    assert (queued >= PIPELINE_REQUESTS) == pipelined
+    calls = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        batcher = MicroBatcher(lambda inputs: calls.append(loop.time()) or inputs,
+                               window_ms=300, in_flight=lambda: in_flight)
+        start = loop.time()
+        await asyncio.gather(*(batcher.submit({"x": np.ones((1, 1))}) for _ in range(queued)))
+        await batcher.close()
+        return calls[0] - start
+
+    waited = asyncio.run(main())
+    assert len(calls) == 1
+    assert (waited < 0.25) if pipelined else (waited >= 0.29), waited
+
+
+def test_a_model_with_xla_code_is_padded_by_default_and_others_are_not(tmp_path, digit_model):
+    from qkeras.export import for_serving
+    from qkeras.serve import Servable
+
+    for xla in (False, True):
+        for_serving(digit_model[0], tmp_path / str(xla), "digits", xla=xla)
+    plain = Servable.from_saved_model(tmp_path / "False" / "digits" / "1", "digits", 1)
+    xla = Servable.from_saved_model(tmp_path / "True" / "digits" / "1", "digits", 1)
+    assert (plain.xla_compiled, xla.xla_compiled) == (False, True)
+    x = digit_model[1][:3]
+    for options, want in [(ServeOptions(max_batch=16), (None, (1, 2, 4, 8, 16))),
+                          (ServeOptions(max_batch=16, batch_sizes=None), (None, None)),
+                          (ServeOptions(max_batch=8, batch_sizes=(2, 8)), ((2, 8), (2, 8)))]:
+        for servable, sizes in zip((plain, xla), want):
+            repo = ModelRepository(poll_seconds=0)
+            repo.add(servable)
+            app = create_app(repo, options)
+            replies = asyncio.run(_concurrent(app, [{"instances": x.tolist()}]))
+            assert replies[0].status_code == 200, replies[0].text
+            np.testing.assert_allclose(replies[0].json()["predictions"],
+                                       digit_model[0].predict(x, verbose=0), atol=1e-5)
+            (batcher,) = app.state.server.batchers.values()
+            assert batcher.batch_sizes == sizes

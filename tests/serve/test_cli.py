@@ -62,3 +62,12 @@ def test_tensorflow_threads_are_checked_and_fixed_once_tensorflow_runs():
         tensorflow_threads(current[0] + 3, current[1] + 3)
     with pytest.raises(ConfigurationError, match=">= 0"):
         tensorflow_threads(0, -2)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("8,x", "--batch-sizes must be auto, none or comma-separated integers"),
+    ("8,16", "end with the maximum batch (64)"),
+])
+def test_bad_batch_sizes_exit_2_with_a_message(tmp_path, value, message, capsys):
+    assert main(["serve", str(tmp_path), "--batch-sizes", value]) == 2
+    assert message in capsys.readouterr().err
