@@ -162,7 +162,7 @@ class MicroBatcher:
 
     def _pad(self, inputs: Inputs, rows: int) -> Inputs:
         """``inputs`` grown to the next allowed batch size with copies of the last row."""
-        target = next((size for size in self.batch_sizes or () if size >= rows), rows)
+        target = next((size for size in self.batch_sizes if size >= rows), rows)
         if target == rows:
             return inputs
         return {k: np.concatenate([v, np.repeat(v[-1:], target - rows, axis=0)])

@@ -13,20 +13,7 @@ aiohttp made the same change for its server (aio-libs/aiohttp#10991); uvicorn ha
 option for it, so :class:`HttpProtocol` wraps the connection's transport in
 ``connection_made`` and changes nothing else.
 
-Example:
-    >>> import asyncio
-    >>> class Transport:
-    ...     writes = []
-    ...     def write(self, data): self.writes.append(data)
-    ...     def is_closing(self): return False
-    >>> async def main():
-    ...     wrapped = CoalescingTransport(Transport(), asyncio.get_running_loop())
-    ...     wrapped.write(b"HTTP/1.1 200 OK\\r\\n\\r\\n")
-    ...     wrapped.write(b"{}")
-    ...     await asyncio.sleep(0)
-    >>> asyncio.run(main())
-    >>> Transport.writes
-    [b'HTTP/1.1 200 OK\\r\\n\\r\\n{}']
+See :class:`CoalescingTransport` for an example.
 """
 
 from __future__ import annotations
