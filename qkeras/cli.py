@@ -337,6 +337,9 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
                         "(TF Serving's allowed_batch_sizes; the last must be --max-batch); "
                         "auto (default): powers of two for XLA-compiled models, which "
                         "compile once per shape, no padding for others")
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                        help="do not run an XLA-compiled model at each allowed batch size "
+                        "before it serves (XLA then compiles on the first such request)")
     parser.add_argument("--max-body-bytes", type=int, default=16 * 2**20,
                         help="largest request body (default 16 MiB)")
     parser.add_argument("--max-rows", type=int, default=1024,
@@ -407,7 +410,8 @@ def _serve(args: argparse.Namespace) -> int:
                            max_batch=args.max_batch, max_body_bytes=args.max_body_bytes,
                            max_rows=args.max_rows, tokens=tuple(tokens),
                            cors_origins=tuple(args.cors_origin), ui=args.ui,
-                           model_threads=args.threads, batch_sizes=batch_sizes)
+                           model_threads=args.threads, batch_sizes=batch_sizes,
+                           warm_up=args.warm_up)
     app = create_app(repo, options)
     where = f"http://{args.host}:{args.port}"
     print(f"qkeras serve: {', '.join(repo.names())} at {where}/v1/models/<name>"

@@ -67,6 +67,8 @@ class ServeOptions:
         cors_origins: Origins allowed by CORS; empty (the default) for no CORS headers.
         ui: Serve the demo page at ``/ui/``.
         model_threads: Threads that run model calls.
+        warm_up: Run an XLA-compiled model once at each allowed batch size before it
+            serves (at start and on hot reload), so that no request waits for XLA.
         batch_sizes: Allowed rows per batched call (a batch is padded up to the next one);
             ``"auto"``: ``default_batch_sizes(max_batch)`` for a model with XLA-compiled
             code, which compiles once per shape, and no padding for others; ``None``: no
@@ -83,6 +85,7 @@ class ServeOptions:
     ui: bool = False
     model_threads: int = 2
     batch_sizes: tuple | str | None = "auto"
+    warm_up: bool = True
 
 
 def _dumps(obj) -> bytes:
@@ -109,19 +112,29 @@ class _Server:
         if batcher is None or batcher.servable is not servable:
             observe = functools.partial(self.metrics.observe_batch, servable.name,
                                         str(servable.version))
-            sizes = self.options.batch_sizes
-            if sizes == "auto":
-                sizes = (default_batch_sizes(self.options.max_batch) if servable.xla_compiled
-                         else None)
             batcher = MicroBatcher(functools.partial(servable.predict, signature=sig.name),
                                    window_ms=self.options.batch_window_ms,
                                    max_batch=self.options.max_batch, executor=self.executor,
                                    on_batch=observe, in_flight=lambda: self.in_flight[0],
-                                   batch_sizes=sizes)
+                                   batch_sizes=self.batch_sizes(servable))
             batcher.servable = servable
             self._drop_unloaded()
             self.batchers[key] = batcher
         return batcher
+
+    def batch_sizes(self, servable: Servable) -> tuple[int, ...] | None:
+        """The allowed batch sizes of ``servable``'s batches (``None``: no padding)."""
+        sizes = self.options.batch_sizes
+        if sizes == "auto":
+            return default_batch_sizes(self.options.max_batch) if servable.xla_compiled else None
+        return sizes
+
+    def warm_up(self, servable: Servable) -> None:
+        """Runs the allowed batch sizes of an XLA-compiled model once, before it serves."""
+        sizes = self.batch_sizes(servable)
+        if (self.options.warm_up and self.options.batching and sizes and servable.xla_compiled
+                and servable.warmed_up != tuple(sizes)):
+            servable.warm_up(sizes)
 
     def _drop_unloaded(self) -> None:
         """Closes the batchers of versions the repository no longer serves (hot reload)."""
@@ -445,6 +458,7 @@ def create_app(repository: ModelRepository, options: ServeOptions | None = None,
     previous = repository.on_load
 
     def on_load(servable: Servable) -> None:
+        server.warm_up(servable)  # a hot-loaded version is published after this
         metrics.observe_load(servable.name, str(servable.version), servable.load_seconds)
         if previous is not None:
             previous(servable)
@@ -458,6 +472,10 @@ def create_app(repository: ModelRepository, options: ServeOptions | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        loop = asyncio.get_running_loop()
+        for name in repository.names():  # loaded before the app: warm up before serving
+            for servable in repository.versions(name).values():
+                await loop.run_in_executor(server.executor, server.warm_up, servable)
         repository.start()
         log.info("serving %s", ", ".join(repository.names()) or "no model yet")
         try:

@@ -234,3 +234,28 @@ def test_a_model_with_xla_code_is_padded_by_default_and_others_are_not(tmp_path,
                                        digit_model[0].predict(x, verbose=0), atol=1e-5)
             (batcher,) = app.state.server.batchers.values()
             assert batcher.batch_sizes == sizes
+
+
+def test_an_xla_model_is_warmed_up_at_each_allowed_size_before_it_serves(tmp_path,
+                                                                         digit_model):
+    from fastapi.testclient import TestClient
+
+    from qkeras.export import for_serving
+
+    for_serving(digit_model[0], tmp_path / "base", "digits", xla=True)
+    for_serving(digit_model[0], tmp_path / "plain", "digits", xla=False)
+    for base, warm in [("base", (1, 2, 4, 8)), ("plain", ())]:
+        for warm_up in (True, False):
+            repo = ModelRepository(tmp_path / base, poll_seconds=0)
+            repo.scan()
+            servable = repo.get("digits")
+            app = create_app(repo, ServeOptions(max_batch=8, warm_up=warm_up))
+            assert servable.warmed_up == ()
+            with TestClient(app) as client:  # startup runs the warm-up
+                assert servable.warmed_up == (warm if warm_up else ())
+                assert client.get("/v2/health/ready").status_code == 200
+    # A version found by the polling thread is warmed up before it is published.
+    repo = ModelRepository(tmp_path / "base", poll_seconds=0)
+    create_app(repo, ServeOptions(max_batch=4))
+    repo.scan()
+    assert repo.get("digits").warmed_up == (1, 2, 4)
