@@ -49,9 +49,9 @@ class ServeMetrics:
         self.load_seconds = Gauge("qkeras_serve_model_load_seconds",
                                   "Time it took to load a model version.",
                                   ("model", "version"), registry=self.registry)
-        self._children: dict[tuple, tuple] = {}
         self.loaded = Gauge("qkeras_serve_models_loaded", "Model versions being served.",
                             registry=self.registry)
+        self._children: dict[tuple, tuple] = {}  # request series by label set
 
     def observe_request(self, model: str, version: str, endpoint: str, status: int,
                         seconds: float) -> None:

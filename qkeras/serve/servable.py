@@ -157,13 +157,11 @@ class Servable:
             (1, 4)
         """
         start = time.perf_counter()
-        done = []
+        runnable = [sig for sig in self.signatures.values() if all(
+            info.shape is not None and None not in info.shape[1:]
+            and np.issubdtype(info.dtype, np.number) for info in sig.inputs.values())]
         for size in batch_sizes:
-            for sig in self.signatures.values():
-                shapes = [info.shape for info in sig.inputs.values()]
-                if not all(s is not None and None not in s[1:] for s in shapes) or not all(
-                        np.issubdtype(info.dtype, np.number) for info in sig.inputs.values()):
-                    continue
+            for sig in runnable:
                 inputs = {k: np.zeros((size, *info.shape[1:]), info.dtype)
                           for k, info in sig.inputs.items()}
                 try:
@@ -171,11 +169,10 @@ class Servable:
                 except Exception as err:  # noqa: BLE001  (warm-up must not stop serving)
                     log.warning("warm-up of %s version %d, signature %s, batch %d failed: %s",
                                 self.name, self.version, sig.name, size, err)
-            done.append(int(size))
-        self.warmed_up = tuple(done)
+        self.warmed_up = tuple(int(size) for size in batch_sizes)
         seconds = time.perf_counter() - start
         log.info("warmed up model %s version %d for batch sizes %s in %.2f s", self.name,
-                 self.version, list(done), seconds)
+                 self.version, list(self.warmed_up), seconds)
         return seconds
 
     def explain_model(self):
