@@ -27,6 +27,7 @@ import dataclasses
 import functools
 import logging
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -370,6 +371,7 @@ def _ui_routes(app: FastAPI, server: _Server) -> None:
 
 _V2_INFER = re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>\d+))?/infer$")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_PROXY_HEADERS = frozenset((b"x-forwarded-for", b"x-forwarded-proto", b"forwarded"))
 
 
 class ServeApp(FastAPI):
@@ -382,6 +384,9 @@ class ServeApp(FastAPI):
     every other request to FastAPI. Both kinds pass the :class:`~qkeras.serve.gate.Gate`
     first (token check, body limit, metrics, access log). With CORS on, every request
     takes the FastAPI path, where the CORS middleware is.
+
+    Under :class:`~qkeras.serve.protocol.HttpProtocol`, the HTTP protocol asks
+    :meth:`fast_route` first and answers such a request without the ASGI messages at all.
     """
 
     def _wire(self, server: _Server, gate_options: dict) -> None:
@@ -398,17 +403,71 @@ class ServeApp(FastAPI):
         if handler is None:
             await super().__call__(scope, receive, send)
             return
-        try:
-            status, body = 200, _dumps(await handler(await _read(receive)))
-        except QKerasError as err:
-            status, body = _error_reply(err, "POST", scope["path"])
-        except Exception:  # a fault of the server or the model: logged, never the body
-            log.exception("POST %s failed", scope["path"])
-            status, body = 500, _dumps(tfserving.error_body(
-                "Internal error while running the model; see the server's log."))
+        status, body = await self._answer(scope, _read_then(handler, receive))
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_JSON_HEADERS, (b"content-length", b"%d" % len(body))]})
         await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def _answer(scope, reply) -> tuple[int, bytes]:
+        """Status and JSON body of a lean request from the awaitable ``reply`` of its
+        handler; never raises for a request's fault."""
+        try:
+            return 200, _dumps(await reply)
+        except QKerasError as err:
+            return _error_reply(err, "POST", scope["path"])
+        except Exception:  # a fault of the server or the model: logged, never the body
+            log.exception("POST %s failed", scope["path"])
+            return 500, _dumps(tfserving.error_body(
+                "Internal error while running the model; see the server's log."))
+
+    def fast_route(self, scope):
+        """``answer(raw_body) -> (status, json_body)`` for a request the HTTP protocol may
+        answer without ASGI, else ``None`` (then it goes through :meth:`__call__`).
+
+        Only a JSON inference request (see :meth:`_lean_handler`) with a declared
+        ``Content-Length`` that the :class:`~qkeras.serve.gate.Gate` would let in, and no
+        proxy headers (uvicorn's proxy middleware rewrites the client address from them),
+        is answered this way. The answer passes the same Gate bookkeeping: the in-flight
+        count, the metrics and the access log.
+
+        Example:
+            >>> import numpy as np
+            >>> from qkeras import keras
+            >>> from qkeras.serve import ModelRepository, Servable
+            >>> model = keras.Sequential([keras.Input((2,), name="x"), keras.layers.Dense(1)])
+            >>> repo = ModelRepository()
+            >>> repo.add(Servable.from_keras(model, "m"))
+            >>> app = create_app(repo)
+            >>> scope = {"type": "http", "method": "POST", "path": "/v1/models/m:predict",
+            ...          "headers": [(b"content-length", b"24")]}
+            >>> app.fast_route(scope) is not None, app.fast_route({**scope, "headers": []})
+            (True, None)
+        """
+        if not self._lean:
+            return None
+        declared = False
+        for name, _ in scope["headers"]:
+            if name == b"content-length":
+                declared = True
+            elif name in _PROXY_HEADERS:
+                return None
+        if not declared or self._gate.refusal(scope) is not None:
+            return None
+        handler = self._lean_handler(scope)
+        return None if handler is None else functools.partial(self._fast, handler, scope)
+
+    async def _fast(self, handler, scope, raw: bytes) -> tuple[int, bytes]:
+        gate = self._gate
+        start = time.perf_counter()
+        gate.counter[0] += 1
+        status = 500
+        try:
+            status, body = await self._answer(scope, handler(raw))
+            return status, body
+        finally:
+            gate.counter[0] -= 1
+            gate.record(scope, status, len(raw), time.perf_counter() - start)
 
     def _lean_handler(self, scope):
         """``handler(raw_body) -> reply`` for a JSON inference request, else ``None``."""
@@ -423,6 +482,11 @@ class ServeApp(FastAPI):
             return None
         version = int(match["version"]) if match["version"] else None
         return functools.partial(_infer_v2, self._server, scope, match["name"], version)
+
+
+async def _read_then(handler, receive):
+    """``handler``'s reply to the request body read from ``receive``."""
+    return await handler(await _read(receive))
 
 
 async def _read(receive) -> bytes:

@@ -55,12 +55,33 @@ class Gate:
         self.tokens = tokens
         self.counter = counter if counter is not None else [0]
 
-    async def _reply(self, send, status: int, message: str, extra=()) -> None:
+    @staticmethod
+    async def _reply(send, status: int, message: str, extra=()) -> None:
         body = orjson.dumps({"error": message})
         headers = [(b"content-type", b"application/json"),
                    (b"content-length", str(len(body)).encode()), *extra]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def refusal(self, scope) -> tuple[int, str, list] | None:
+        """``(status, message, extra headers)`` if the request must be refused from its
+        headers alone (a missing or wrong token: 401; a declared body over the limit: 413),
+        else ``None``.
+
+        Example:
+            >>> gate = Gate(app=None, metrics=None, max_body_bytes=10)
+            >>> gate.refusal({"path": "/v1/models/m:predict",
+            ...               "headers": [(b"content-length", b"11")]})[0]
+            413
+        """
+        path = scope.get("path", "")
+        if self.tokens is not None and not TokenCheck.exempt(path) \
+                and not self.tokens.allows(_headers(scope)):
+            return (401, "Missing or invalid API token: send 'Authorization: Bearer <token>' "
+                    "or 'X-API-Key: <token>'.", [(b"www-authenticate", b"Bearer")])
+        if _content_length(scope) > self.max_body_bytes:
+            return 413, PayloadTooLarge(self.max_body_bytes).args[0], []
+        return None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -68,7 +89,6 @@ class Gate:
             return
         start = time.perf_counter()
         state = {"status": 500, "bytes": 0}
-        path = scope.get("path", "")
         self.counter[0] += 1
 
         async def send_wrapper(message):
@@ -85,31 +105,28 @@ class Gate:
             return message
 
         try:
-            if self.tokens is not None and not TokenCheck.exempt(path) \
-                    and not self.tokens.allows(_headers(scope)):
-                state["status"] = 401
-                await self._reply(send, 401, "Missing or invalid API token: send "
-                                  "'Authorization: Bearer <token>' or 'X-API-Key: <token>'.",
-                                  [(b"www-authenticate", b"Bearer")])
-            elif _content_length(scope) > self.max_body_bytes:
-                state["status"] = 413
-                await self._reply(send, 413, PayloadTooLarge(self.max_body_bytes).args[0])
+            refused = self.refusal(scope)
+            if refused is not None:
+                state["status"] = refused[0]
+                await self._reply(send, *refused)
             else:
                 await self.app(scope, receive_limited, send_wrapper)
         finally:
             self.counter[0] -= 1
-            self._record(scope, path, state, time.perf_counter() - start)
+            self.record(scope, state["status"], state["bytes"], time.perf_counter() - start)
 
-    def _record(self, scope, path, state, seconds: float) -> None:
+    def record(self, scope, status: int, bytes_in: int, seconds: float) -> None:
+        """Counts an answered request in the metrics and writes its access-log line."""
+        path = scope.get("path", "")
         model, version, endpoint = scope.get(LABELS_KEY) or ("", "", _endpoint(path))
         if self.metrics is not None:
-            self.metrics.observe_request(model, version, endpoint, state["status"], seconds)
+            self.metrics.observe_request(model, version, endpoint, status, seconds)
         if access_log.isEnabledFor(logging.INFO):
             client = scope.get("client") or ("", 0)
             access_log.info(json.dumps({
                 "ts": round(time.time(), 3), "method": scope.get("method"), "path": path,
-                "status": state["status"], "ms": round(seconds * 1e3, 3), "model": model,
-                "version": version, "endpoint": endpoint, "bytes_in": state["bytes"],
+                "status": status, "ms": round(seconds * 1e3, 3), "model": model,
+                "version": version, "endpoint": endpoint, "bytes_in": bytes_in,
                 "client": client[0]}))
 
 

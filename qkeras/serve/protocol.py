@@ -1,4 +1,5 @@
-"""uvicorn's HTTP/1.1 protocol with each small response sent in one write.
+"""uvicorn's HTTP/1.1 protocol, with each small response sent in one write and a fast
+path for JSON inference.
 
 uvicorn's ``httptools`` protocol writes a response's status line and headers as soon as
 the application sends ``http.response.start``, and the body in a second write. Each write
@@ -13,19 +14,37 @@ aiohttp made the same change for its server (aio-libs/aiohttp#10991); uvicorn ha
 option for it, so :class:`HttpProtocol` wraps the connection's transport in
 ``connection_made`` and changes nothing else.
 
-See :class:`CoalescingTransport` for an example.
+The fast path: for a request the application's ``fast_route(scope)`` accepts (in
+``qkeras serve``, a JSON ``:predict`` or ``/infer`` request, see
+:meth:`qkeras.serve.app.ServeApp.fast_route`), :class:`HttpProtocol` runs the answer
+coroutine itself and writes the response, instead of running the application through
+ASGI's message dicts, ``receive`` and ``send``. Everything else about the request stays
+uvicorn's: its parser, its request cycle (pipelined requests wait their turn, a graceful
+shutdown waits for the task and closes the connection after the answer, a client that
+goes away is noticed), keep-alive, ``Expect: 100-continue``, its default headers and the
+concurrency limit. A request the application does not accept takes the ASGI path.
+
+See :class:`CoalescingTransport` and :class:`HttpProtocol` for examples.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 __all__ = ["CoalescingTransport", "HttpProtocol", "JOIN_LIMIT"]
 
 #: Largest total of held writes that is joined into one buffer (bigger ones are not copied).
 JOIN_LIMIT = 64 * 1024
+
+log = logging.getLogger(__name__)
+
+_JSON_HEAD = b"content-type: application/json\r\ncontent-length: %d\r\n"
+_INTERNAL_ERROR = (STATUS_LINE[500] + b"content-type: text/plain; charset=utf-8\r\n"
+                   b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error")
 
 
 class CoalescingTransport:
@@ -118,10 +137,13 @@ class CoalescingTransport:
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's ``httptools`` protocol on a :class:`CoalescingTransport`.
+    """uvicorn's ``httptools`` protocol on a :class:`CoalescingTransport`, with a fast path.
 
     Pass the class as ``uvicorn.Config(http=HttpProtocol)``; :func:`qkeras.serve.server.run`
-    does.
+    does. If the application (``config.app``) has a ``fast_route(scope)`` method, each
+    request is offered to it once its headers are read: a returned coroutine function,
+    called with the whole body, gives ``(status, json_body)``, which is sent as an
+    ``application/json`` response. ``None`` sends the request through ASGI as usual.
 
     Example:
         >>> import uvicorn
@@ -133,3 +155,64 @@ class HttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.transport = CoalescingTransport(transport, self.loop)
+        self._fast_route = getattr(self.config.app, "fast_route", None)
+
+    def _start_asgi_task(self, cycle, app) -> None:
+        """Starts the request's task: the fast answer if the application takes the request,
+        else uvicorn's ASGI run (also for the 503 of uvicorn's concurrency limit)."""
+        answer = (self._fast_route(cycle.scope)
+                  if self._fast_route is not None and app is self.app else None)
+        if answer is None:
+            super()._start_asgi_task(cycle, app)
+            return
+        coroutine = self._run_fast(cycle, answer)
+        if getattr(self.config, "reset_contextvars", False):
+            task = self.loop.create_task(coroutine, context=contextvars.Context())
+        else:
+            task = self.loop.create_task(coroutine)
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+
+    async def _run_fast(self, cycle, answer) -> None:
+        """Reads the whole body as ``receive`` does, answers, and ends the cycle as ``send``
+        does; an error of ``answer`` itself is a 500 and closes the connection, as in
+        uvicorn's ``run_asgi``."""
+        try:
+            if cycle.waiting_for_100_continue and not self.transport.is_closing():
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                cycle.waiting_for_100_continue = False
+            while cycle.more_body and not cycle.disconnected:
+                self.flow.resume_reading()
+                await cycle.message_event.wait()
+                cycle.message_event.clear()
+            if cycle.disconnected:
+                return
+            status, body = await answer(bytes(cycle.body))
+            if self.flow.write_paused and not cycle.disconnected:
+                await self.flow.drain()
+            if cycle.disconnected:
+                return
+            cycle.response_started = True
+            head = [STATUS_LINE[status]]
+            head.extend(b"%s: %s\r\n" % header for header in cycle.default_headers)
+            head.append(_JSON_HEAD % len(body))
+            if not cycle.keep_alive:
+                head.append(b"connection: close\r\n")
+            head.append(b"\r\n")
+            head.append(body)
+            self.transport.write(b"".join(head))
+            cycle.response_complete = True
+            cycle.message_event.set()
+            if not cycle.keep_alive:
+                self.transport.close()
+            cycle.on_response()
+        except asyncio.CancelledError:  # a forced shutdown
+            self.transport.close()
+            raise
+        except Exception:
+            log.exception("Exception in the fast path of %s", cycle.scope.get("path"))
+            if not cycle.response_started and not cycle.disconnected:
+                self.transport.write(_INTERNAL_ERROR)
+            self.transport.close()
+        finally:
+            cycle.on_response = lambda: None

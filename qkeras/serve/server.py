@@ -23,7 +23,8 @@ from qkeras.serve.card import ServingCard, read_card
 from qkeras.serve.repository import ModelRepository
 from qkeras.serve.servable import Servable
 
-__all__ = ["build_repository", "zoo_servable", "keras_servable", "tensorflow_threads", "run"]
+__all__ = ["build_repository", "zoo_servable", "keras_servable", "tensorflow_threads",
+           "make_server", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +159,18 @@ def tensorflow_threads(intra_op: int = 0, inter_op: int = 0) -> None:
                                  "use TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS).") from err
 
 
-def run(app, *, host: str = "127.0.0.1", port: int = 8501, graceful_seconds: float = 30.0,
-        log_level: str = "warning") -> None:
-    """Serves ``app`` with uvicorn until SIGTERM/SIGINT, then shuts down gracefully.
+def make_server(app, *, host: str = "127.0.0.1", port: int = 8501,
+                graceful_seconds: float = 30.0, log_level: str = "warning"):
+    """The ``uvicorn.Server`` that :func:`run` runs: the app under
+    :class:`~qkeras.serve.protocol.HttpProtocol`, lifespan on, no access log of uvicorn's
+    own, graceful shutdown, and exit status 0 after a requested SIGTERM.
 
-    Args:
-        app: From :func:`qkeras.serve.create_app`.
-        host: Interface to bind (``0.0.0.0`` in a container).
-        port: TCP port (TF Serving's REST port is 8501).
-        graceful_seconds: How long requests in flight may take to finish on shutdown.
-        log_level: uvicorn's own log level (access lines come from ``qkeras.serve.access``).
+    Args: as :func:`run`.
+
+    Example:
+        >>> server = make_server(lambda scope, receive, send: None, port=8600)
+        >>> server.config.port, server.config.http.__name__
+        (8600, 'HttpProtocol')
     """
     import signal
 
@@ -185,4 +188,23 @@ def run(app, *, host: str = "127.0.0.1", port: int = 8501, graceful_seconds: flo
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level=log_level,
                             timeout_graceful_shutdown=graceful_seconds, lifespan="on",
                             server_header=False, http=HttpProtocol)
-    _Server(config).run()
+    return _Server(config)
+
+
+def run(app, *, host: str = "127.0.0.1", port: int = 8501, graceful_seconds: float = 30.0,
+        log_level: str = "warning") -> None:
+    """Serves ``app`` with uvicorn until SIGTERM/SIGINT, then shuts down gracefully.
+
+    Args:
+        app: From :func:`qkeras.serve.create_app`.
+        host: Interface to bind (``0.0.0.0`` in a container).
+        port: TCP port (TF Serving's REST port is 8501).
+        graceful_seconds: How long requests in flight may take to finish on shutdown.
+        log_level: uvicorn's own log level (access lines come from ``qkeras.serve.access``).
+
+    Example:
+        >>> from qkeras.serve import create_app
+        >>> run(create_app(build_repository("models")), port=8501)  # doctest: +SKIP
+    """
+    make_server(app, host=host, port=port, graceful_seconds=graceful_seconds,
+                log_level=log_level).run()
