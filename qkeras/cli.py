@@ -340,6 +340,9 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                         help="do not run an XLA-compiled model at each allowed batch size "
                         "before it serves (XLA then compiles on the first such request)")
+    parser.add_argument("--no-fast-path", dest="fast_path", action="store_false",
+                        help="answer :predict and /infer through ASGI like every other "
+                        "request, instead of in the HTTP protocol itself")
     parser.add_argument("--max-body-bytes", type=int, default=16 * 2**20,
                         help="largest request body (default 16 MiB)")
     parser.add_argument("--max-rows", type=int, default=1024,
@@ -411,7 +414,7 @@ def _serve(args: argparse.Namespace) -> int:
                            max_rows=args.max_rows, tokens=tuple(tokens),
                            cors_origins=tuple(args.cors_origin), ui=args.ui,
                            model_threads=args.threads, batch_sizes=batch_sizes,
-                           warm_up=args.warm_up)
+                           warm_up=args.warm_up, fast_path=args.fast_path)
     app = create_app(repo, options)
     where = f"http://{args.host}:{args.port}"
     print(f"qkeras serve: {', '.join(repo.names())} at {where}/v1/models/<name>"

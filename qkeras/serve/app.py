@@ -70,6 +70,8 @@ class ServeOptions:
         model_threads: Threads that run model calls.
         warm_up: Run an XLA-compiled model once at each allowed batch size before it
             serves (at start and on hot reload), so that no request waits for XLA.
+        fast_path: Let the HTTP protocol answer JSON inference itself, without ASGI (see
+            :meth:`ServeApp.fast_route`); off, it goes through ASGI like every request.
         batch_sizes: Allowed rows per batched call (a batch is padded up to the next one);
             ``"auto"``: ``default_batch_sizes(max_batch)`` for a model with XLA-compiled
             code, which compiles once per shape, and no padding for others; ``None``: no
@@ -87,6 +89,7 @@ class ServeOptions:
     model_threads: int = 2
     batch_sizes: tuple | str | None = "auto"
     warm_up: bool = True
+    fast_path: bool = True
 
 
 def _dumps(obj) -> bytes:
@@ -432,7 +435,6 @@ class ServeApp(FastAPI):
         count, the metrics and the access log.
 
         Example:
-            >>> import numpy as np
             >>> from qkeras import keras
             >>> from qkeras.serve import ModelRepository, Servable
             >>> model = keras.Sequential([keras.Input((2,), name="x"), keras.layers.Dense(1)])
@@ -444,7 +446,7 @@ class ServeApp(FastAPI):
             >>> app.fast_route(scope) is not None, app.fast_route({**scope, "headers": []})
             (True, None)
         """
-        if not self._lean:
+        if not self._lean or not self._server.options.fast_path:
             return None
         declared = False
         for name, _ in scope["headers"]:

@@ -11,7 +11,9 @@ latency are over all requests of the level; a failure is any status but 200 or a
 connection. "loop us" and "other us" are the server's CPU per request (median round), read
 from /proc: its main thread, which runs the HTTP event loop, and all its other threads
 (model calls and TensorFlow's pools). ``--fastapi-path`` adds a batching server with CORS
-on, where ``:predict`` goes through FastAPI's routes instead of the lean path.
+on, where ``:predict`` goes through FastAPI's routes instead of the lean path;
+``--asgi-path`` adds one with ``--no-fast-path``, where it goes through ASGI instead of
+the HTTP protocol's fast path.
 
 The load comes from ``h2load`` (C++; Debian package ``nghttp2-client``) or else ``hey``
 (Go; Debian package ``hey``), whichever is on PATH first: both cost the shared CPU less
@@ -231,6 +233,9 @@ def main(argv=None) -> None:
     parser.add_argument("--fastapi-path", action="store_true",
                         help="also run a batching server with CORS on, where :predict goes "
                         "through FastAPI's routes instead of the lean path")
+    parser.add_argument("--asgi-path", action="store_true",
+                        help="also run a batching server with --no-fast-path, where "
+                        ":predict goes through ASGI instead of the protocol's fast path")
     parser.add_argument("--client", choices=["auto", "h2load", "hey", "asyncio"],
                         default="auto", help="load client (auto: the first installed)")
     args = parser.parse_args(argv)
@@ -254,6 +259,9 @@ def main(argv=None) -> None:
             variants.append(("micro-batching, FastAPI path (CORS on)",
                              ["--batch-window-ms", str(args.window_ms),
                               "--cors-origin", "http://bench.invalid"]))
+        if args.asgi_path:
+            variants.append(("micro-batching, ASGI path (--no-fast-path)",
+                             ["--batch-window-ms", str(args.window_ms), "--no-fast-path"]))
         for label, extra in variants:
             port = _free_port()
             servers[label] = (port, [sys.executable, "-m", "qkeras.cli", "serve", base,

@@ -262,3 +262,11 @@ def test_a_client_that_leaves_mid_request_does_not_disturb_the_next(model_base, 
         while app.state.server.in_flight != [0] and time.monotonic() < deadline:
             time.sleep(0.01)
         assert app.state.server.in_flight == [0]
+
+
+def test_no_fast_path_sends_inference_through_asgi(model_base, digit_model, fast_calls):
+    row = json.dumps({"instances": digit_model[1][:1].tolist()}).encode()
+    with _serving(model_base, fast_path=False) as (port, _), _connect(port) as sock:
+        sock.sendall(_request("POST", "/v1/models/digits:predict", row))
+        status, _, body = _Reader(sock).response()
+    assert status == 200 and "predictions" in json.loads(body) and fast_calls == []
