@@ -166,7 +166,7 @@ class HttpProtocol(HttpToolsProtocol):
             super()._start_asgi_task(cycle, app)
             return
         coroutine = self._run_fast(cycle, answer)
-        if getattr(self.config, "reset_contextvars", False):
+        if self.config.reset_contextvars:  # as uvicorn does (python/cpython#140947)
             task = self.loop.create_task(coroutine, context=contextvars.Context())
         else:
             task = self.loop.create_task(coroutine)
