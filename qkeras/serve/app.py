@@ -27,7 +27,6 @@ import dataclasses
 import functools
 import logging
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -396,6 +395,7 @@ class ServeApp(FastAPI):
         self.state.server = server
         self._server = server
         self._lean = not server.options.cors_origins
+        self._fast_path = self._lean and server.options.fast_path
         self._gate = Gate(self._dispatch, **gate_options)
 
     async def __call__(self, scope, receive, send) -> None:
@@ -446,7 +446,8 @@ class ServeApp(FastAPI):
             >>> app.fast_route(scope) is not None, app.fast_route({**scope, "headers": []})
             (True, None)
         """
-        if not self._lean or not self._server.options.fast_path:
+        handler = self._lean_handler(scope) if self._fast_path else None
+        if handler is None:
             return None
         declared = False
         for name, _ in scope["headers"]:
@@ -456,20 +457,10 @@ class ServeApp(FastAPI):
                 return None
         if not declared or self._gate.refusal(scope) is not None:
             return None
-        handler = self._lean_handler(scope)
-        return None if handler is None else functools.partial(self._fast, handler, scope)
+        return functools.partial(self._fast, handler, scope)
 
     async def _fast(self, handler, scope, raw: bytes) -> tuple[int, bytes]:
-        gate = self._gate
-        start = time.perf_counter()
-        gate.counter[0] += 1
-        status = 500
-        try:
-            status, body = await self._answer(scope, handler(raw))
-            return status, body
-        finally:
-            gate.counter[0] -= 1
-            gate.record(scope, status, len(raw), time.perf_counter() - start)
+        return await self._gate.answered(scope, self._answer(scope, handler(raw)), len(raw))
 
     def _lean_handler(self, scope):
         """``handler(raw_body) -> reply`` for a JSON inference request, else ``None``."""

@@ -115,6 +115,20 @@ class Gate:
             self.counter[0] -= 1
             self.record(scope, state["status"], state["bytes"], time.perf_counter() - start)
 
+    async def answered(self, scope, reply, bytes_in: int) -> tuple[int, bytes]:
+        """Awaits ``reply``, an awaitable ``(status, body)``, counted in flight, and records
+        it: the bookkeeping of :meth:`__call__` for an answer written without ASGI (the
+        protocol's fast path, :meth:`qkeras.serve.app.ServeApp.fast_route`)."""
+        start = time.perf_counter()
+        self.counter[0] += 1
+        status = 500
+        try:
+            status, body = await reply
+            return status, body
+        finally:
+            self.counter[0] -= 1
+            self.record(scope, status, bytes_in, time.perf_counter() - start)
+
     def record(self, scope, status: int, bytes_in: int, seconds: float) -> None:
         """Counts an answered request in the metrics and writes its access-log line."""
         path = scope.get("path", "")
