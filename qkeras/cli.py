@@ -343,6 +343,9 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-fast-path", dest="fast_path", action="store_false",
                         help="answer :predict and /infer through ASGI like every other "
                         "request, instead of in the HTTP protocol itself")
+    parser.add_argument("--no-handoff", dest="handoff", action="store_false",
+                        help="run batches on the --threads model threads, without the "
+                        "event loop waiting until a thread has taken each batch")
     parser.add_argument("--max-body-bytes", type=int, default=16 * 2**20,
                         help="largest request body (default 16 MiB)")
     parser.add_argument("--max-rows", type=int, default=1024,
@@ -355,7 +358,9 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ui", action="store_true", help="serve the demo page at /ui/")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false",
                         help="do not write JSON access lines to stderr")
-    parser.add_argument("--threads", type=int, default=2, help="model threads (default 2)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads for model calls without batching, and for batches "
+                        "with --no-handoff (default 2)")
     parser.add_argument("--intra-op-threads", type=int, default=0, metavar="N",
                         help="TensorFlow threads inside one op (default 0: TensorFlow "
                         "chooses); 1 suits small models on few cores")
@@ -414,7 +419,8 @@ def _serve(args: argparse.Namespace) -> int:
                            max_rows=args.max_rows, tokens=tuple(tokens),
                            cors_origins=tuple(args.cors_origin), ui=args.ui,
                            model_threads=args.threads, batch_sizes=batch_sizes,
-                           warm_up=args.warm_up, fast_path=args.fast_path)
+                           warm_up=args.warm_up, fast_path=args.fast_path,
+                           handoff=args.handoff)
     app = create_app(repo, options)
     where = f"http://{args.host}:{args.port}"
     print(f"qkeras serve: {', '.join(repo.names())} at {where}/v1/models/<name>"

@@ -66,11 +66,16 @@ class ServeOptions:
         tokens: API tokens; empty for no check.
         cors_origins: Origins allowed by CORS; empty (the default) for no CORS headers.
         ui: Serve the demo page at ``/ui/``.
-        model_threads: Threads that run model calls.
+        model_threads: Threads that run model calls without batching (and batches,
+            with ``handoff`` off).
         warm_up: Run an XLA-compiled model once at each allowed batch size before it
             serves (at start and on hot reload), so that no request waits for XLA.
         fast_path: Let the HTTP protocol answer JSON inference itself, without ASGI (see
             :meth:`ServeApp.fast_route`); off, it goes through ASGI like every request.
+        handoff: Give each batcher a model thread of its own and have the event loop
+            wait until that thread has taken each batch, so that the model starts at once
+            instead of when the thread next gets the GIL (see
+            :mod:`qkeras.serve.batching`); off, batches run on the ``model_threads``.
         batch_sizes: Allowed rows per batched call (a batch is padded up to the next one);
             ``"auto"``: ``default_batch_sizes(max_batch)`` for a model with XLA-compiled
             code, which compiles once per shape, and no padding for others; ``None``: no
@@ -89,6 +94,7 @@ class ServeOptions:
     batch_sizes: tuple | str | None = "auto"
     warm_up: bool = True
     fast_path: bool = True
+    handoff: bool = True
 
 
 def _dumps(obj) -> bytes:
@@ -119,7 +125,8 @@ class _Server:
                                    window_ms=self.options.batch_window_ms,
                                    max_batch=self.options.max_batch, executor=self.executor,
                                    on_batch=observe, in_flight=lambda: self.in_flight[0],
-                                   batch_sizes=self.batch_sizes(servable))
+                                   batch_sizes=self.batch_sizes(servable),
+                                   handoff=self.options.handoff)
             batcher.servable = servable
             self._drop_unloaded()
             self.batchers[key] = batcher

@@ -21,6 +21,17 @@ each request its own rows of the outputs. A request larger than ``max_batch`` ru
 unpadded. A failing batch fails every request in it with the same error. :meth:`close`
 stops taking requests and finishes the queued ones.
 
+With ``handoff`` (what ``qkeras serve`` does), the batcher has a worker thread of its own
+and the event loop waits, at most ``HANDOFF_SECONDS``, until that thread has taken the
+batch. A thread needs the GIL to start running Python, and a busy event loop holds it
+until it next waits for I/O: timed at concurrency 32 under the load of
+``scripts/bench/serve.py``, a batch waited a median 0.4 ms for its thread to start, with
+the model idle meanwhile. Waiting
+hands the GIL over at once; the loop gets it back when the model call enters
+TensorFlow's C++ code, which releases it. The loop is held for the thread's wake-up and
+the call's few dozen microseconds of Python, whatever the model's run time, and the
+thread is its own, so it is never busy with other work when a batch comes.
+
 Example:
     >>> import asyncio, numpy as np
     >>> calls = []
@@ -42,14 +53,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 
 from qkeras.errors import ConfigurationError, ServingError
 
-__all__ = ["MicroBatcher", "PIPELINE_REQUESTS", "default_batch_sizes", "check_batch_sizes"]
+__all__ = ["MicroBatcher", "PIPELINE_REQUESTS", "HANDOFF_SECONDS", "default_batch_sizes",
+           "check_batch_sizes"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +71,8 @@ Outputs = dict[str, np.ndarray]
 
 #: Fewest queued requests that start a batch while others are still in flight.
 PIPELINE_REQUESTS = 8
+#: Longest the event loop waits for the worker thread to take a batch (``handoff``).
+HANDOFF_SECONDS = 0.002
 
 
 def default_batch_sizes(max_batch: int) -> tuple[int, ...]:
@@ -105,6 +120,8 @@ class MicroBatcher:
             out the whole window.
         batch_sizes: Allowed numbers of rows per call, increasing, the last one
             ``max_batch``; a batch is padded to the next one. ``None``: no padding.
+        handoff: Run ``run`` on a worker thread of the batcher's own (``executor`` is then
+            not used) and wait until it has taken each batch (see the module's text).
 
     Raises:
         ConfigurationError: ``window_ms < 0``, ``max_batch < 1`` or bad ``batch_sizes``.
@@ -114,7 +131,7 @@ class MicroBatcher:
                  max_batch: int = 64, executor: Executor | None = None,
                  on_batch: Callable[[int], None] | None = None,
                  in_flight: Callable[[], int] | None = None,
-                 batch_sizes: Sequence[int] | None = None) -> None:
+                 batch_sizes: Sequence[int] | None = None, handoff: bool = False) -> None:
         if window_ms < 0 or max_batch < 1:
             raise ConfigurationError(f"window_ms must be >= 0 and max_batch >= 1; got "
                                      f"{window_ms} and {max_batch}.")
@@ -122,6 +139,9 @@ class MicroBatcher:
                                                                               max_batch)
         self.run, self.window, self.max_batch = run, window_ms / 1e3, int(max_batch)
         self.executor, self.on_batch, self.in_flight = executor, on_batch, in_flight
+        self.handoff = bool(handoff)
+        if self.handoff:
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix="qkeras-batch")
         self._queue: collections.deque = collections.deque()
         self._rows = 0
         self._current: list = []  # the batch being run
@@ -238,7 +258,7 @@ class MicroBatcher:
                       for k in batch[0][0]} if len(batch) > 1 else batch[0][0]
             if self.batch_sizes is not None:
                 merged = self._pad(merged, sum(sizes))
-            outputs = await loop.run_in_executor(self.executor, self.run, merged)
+            outputs = await self._run(loop, merged)
         except Exception as err:  # every request of the batch gets the model's error
             for _, _, future in batch:
                 if not future.done():
@@ -252,9 +272,27 @@ class MicroBatcher:
                 future.set_result({k: v[start:stop] for k, v in outputs.items()})
             start = stop
 
+    def _run(self, loop, inputs: Inputs) -> asyncio.Future:
+        """``run(inputs)`` on the worker thread; with ``handoff``, returns once the thread
+        has taken the call (or after ``HANDOFF_SECONDS``)."""
+        if not self.handoff:
+            return loop.run_in_executor(self.executor, self.run, inputs)
+        taken = threading.Event()
+        run = self.run
+
+        def call():
+            taken.set()
+            return run(inputs)
+
+        future = loop.run_in_executor(self.executor, call)
+        taken.wait(HANDOFF_SECONDS)
+        return future
+
     async def close(self) -> None:
         """Stops accepting requests and waits until the queued ones are answered."""
         self._closed = True
         if self._worker is not None:
             self._wake()
             await self._worker
+        if self.handoff:
+            self.executor.shutdown(wait=False)  # idle: the last batch has been answered

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -79,6 +80,25 @@ def _xla_compiled(function) -> bool:
     return any(f.attr["_XlaMustCompile"].b for f in library if "_XlaMustCompile" in f.attr)
 
 
+_BOILERPLATE = ("Graph execution error:", "Exception originated from", "Detected at node",
+                "<stack traces unavailable>")
+_FUNCTION_NODE = re.compile(r"^(\{\{function_node [^}]*\}\}\s*)+")
+
+
+def _error_line(message: str) -> str:
+    r"""The line of a TensorFlow error message that says what went wrong, not the "Graph
+    execution error:" header or a stack trace (the first line is often one of those).
+
+    Example:
+        >>> _error_line("Graph execution error:\n\n  File x\n{{function_node f}} boom\n")
+        'boom'
+    """
+    for line in message.splitlines():
+        if line.strip() and not line[0].isspace() and not line.startswith(_BOILERPLATE):
+            return _FUNCTION_NODE.sub("", line)[:500]
+    return message.strip().splitlines()[0][:500] if message.strip() else "model error"
+
+
 class Servable:
     """A model version ready to serve.
 
@@ -130,7 +150,7 @@ class Servable:
             out = sig.function(**tensors)
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as err:
             message = getattr(err, "message", None) or str(err)
-            raise ServingError(message.splitlines()[0][:500], "INVALID_ARGUMENT") from err
+            raise ServingError(_error_line(message), "INVALID_ARGUMENT") from err
         return {k: np.asarray(v) for k, v in out.items()}
 
     def warm_up(self, batch_sizes: Sequence[int]) -> float:

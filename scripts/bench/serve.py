@@ -13,7 +13,8 @@ from /proc: its main thread, which runs the HTTP event loop, and all its other t
 (model calls and TensorFlow's pools). ``--fastapi-path`` adds a batching server with CORS
 on, where ``:predict`` goes through FastAPI's routes instead of the lean path;
 ``--asgi-path`` adds one with ``--no-fast-path``, where it goes through ASGI instead of
-the HTTP protocol's fast path.
+the HTTP protocol's fast path; ``--no-handoff-server`` adds one with ``--no-handoff``,
+whose event loop does not wait for the model thread to take each batch.
 
 The load comes from ``h2load`` (C++; Debian package ``nghttp2-client``) or else ``hey``
 (Go; Debian package ``hey``), whichever is on PATH first: both cost the shared CPU less
@@ -236,6 +237,9 @@ def main(argv=None) -> None:
     parser.add_argument("--asgi-path", action="store_true",
                         help="also run a batching server with --no-fast-path, where "
                         ":predict goes through ASGI instead of the protocol's fast path")
+    parser.add_argument("--no-handoff-server", action="store_true",
+                        help="also run a batching server with --no-handoff, whose event loop "
+                        "does not wait for the model thread to take each batch")
     parser.add_argument("--client", choices=["auto", "h2load", "hey", "asyncio"],
                         default="auto", help="load client (auto: the first installed)")
     args = parser.parse_args(argv)
@@ -262,6 +266,9 @@ def main(argv=None) -> None:
         if args.asgi_path:
             variants.append(("micro-batching, ASGI path (--no-fast-path)",
                              ["--batch-window-ms", str(args.window_ms), "--no-fast-path"]))
+        if args.no_handoff_server:
+            variants.append(("micro-batching, no hand-off (--no-handoff)",
+                             ["--batch-window-ms", str(args.window_ms), "--no-handoff"]))
         for label, extra in variants:
             port = _free_port()
             servers[label] = (port, [sys.executable, "-m", "qkeras.cli", "serve", base,
