@@ -314,6 +314,7 @@ def main(argv=None) -> None:
                     results[label][concurrency] = {
                         "cpu": tuple(statistics.median(c[i] for c in cpu) for i in (0, 1))
                         if cpu else (float("nan"), float("nan")),
+                        "rounds": [len(run[1]) / run[0] for run in level],
                         "throughput": statistics.median(len(run[1]) / run[0]
                                                         for run in level),
                         "p50": float(np.percentile(ms, 50)),
@@ -340,8 +341,10 @@ def main(argv=None) -> None:
                   f"{r['p99']:>9.2f}{r['failed']:>8}{r['cpu'][0]:>9.0f}{r['cpu'][1]:>9.0f}")
     batched, plain = results[next(iter(servers))], results["qkeras serve, no batching"]
     top = max(args.concurrency)
+    paired = [b / p for b, p in zip(batched[top]["rounds"], plain[top]["rounds"])]
     print(f"micro-batching / no batching at concurrency {top}: "
-          f"{batched[top]['throughput'] / plain[top]['throughput']:.2f}x throughput")
+          f"{batched[top]['throughput'] / plain[top]['throughput']:.2f}x throughput "
+          f"(round by round: {', '.join(f'{r:.2f}x' for r in paired)})")
     print(f"model alone (Servable.predict, no HTTP): {alone[1]:.2f} ms per call at batch 1, "
           f"{alone[32]:.2f} ms at batch 32")
     if not tf_serving:
