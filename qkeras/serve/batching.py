@@ -29,8 +29,9 @@ until it next waits for I/O: timed at concurrency 32 under the load of
 the model idle meanwhile. Waiting
 hands the GIL over at once; the loop gets it back when the model call enters
 TensorFlow's C++ code, which releases it. The loop is held for the thread's wake-up and
-the call's few dozen microseconds of Python, whatever the model's run time, and the
-thread is its own, so it is never busy with other work when a batch comes.
+the Python part of the call (about 0.1 ms of TensorFlow's call path), whatever the
+model's run time, and the thread is its own, so it is never busy with other work when a
+batch comes.
 
 Example:
     >>> import asyncio, numpy as np
