@@ -119,14 +119,16 @@ class _Server:
         key = (id(servable), sig.name)
         batcher = self.batchers.get(key)
         if batcher is None or batcher.servable is not servable:
-            observe = functools.partial(self.metrics.observe_batch, servable.name,
-                                        str(servable.version))
+            labels = (servable.name, str(servable.version))
+            observe = functools.partial(self.metrics.observe_batch, *labels)
             batcher = MicroBatcher(functools.partial(servable.predict, signature=sig.name),
                                    window_ms=self.options.batch_window_ms,
                                    max_batch=self.options.max_batch, executor=self.executor,
                                    on_batch=observe, in_flight=lambda: self.in_flight[0],
                                    batch_sizes=self.batch_sizes(servable),
-                                   handoff=self.options.handoff)
+                                   handoff=self.options.handoff,
+                                   on_start=functools.partial(
+                                       self.metrics.observe_start_delay, *labels))
             batcher.servable = servable
             self._drop_unloaded()
             self.batchers[key] = batcher

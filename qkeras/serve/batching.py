@@ -55,6 +55,7 @@ import asyncio
 import collections
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 
@@ -117,6 +118,8 @@ class MicroBatcher:
         max_batch: Most rows in one call.
         executor: Where ``run`` runs (default the event loop's thread pool).
         on_batch: Called with the rows of every call (for the batch-size histogram).
+        on_start: Called with the seconds from taking each batch to its call starting on
+            the worker thread (the wait the hand-off shortens).
         in_flight: Returns how many requests the server is handling now; ``None`` waits
             out the whole window.
         batch_sizes: Allowed numbers of rows per call, increasing, the last one
@@ -132,7 +135,8 @@ class MicroBatcher:
                  max_batch: int = 64, executor: Executor | None = None,
                  on_batch: Callable[[int], None] | None = None,
                  in_flight: Callable[[], int] | None = None,
-                 batch_sizes: Sequence[int] | None = None, handoff: bool = False) -> None:
+                 batch_sizes: Sequence[int] | None = None, handoff: bool = False,
+                 on_start: Callable[[float], None] | None = None) -> None:
         if window_ms < 0 or max_batch < 1:
             raise ConfigurationError(f"window_ms must be >= 0 and max_batch >= 1; got "
                                      f"{window_ms} and {max_batch}.")
@@ -140,7 +144,7 @@ class MicroBatcher:
                                                                               max_batch)
         self.run, self.window, self.max_batch = run, window_ms / 1e3, int(max_batch)
         self.executor, self.on_batch, self.in_flight = executor, on_batch, in_flight
-        self.handoff = bool(handoff)
+        self.handoff, self.on_start = bool(handoff), on_start
         if self.handoff:
             self.executor = ThreadPoolExecutor(1, thread_name_prefix="qkeras-batch")
         self._queue: collections.deque = collections.deque()
@@ -274,19 +278,22 @@ class MicroBatcher:
             start = stop
 
     def _run(self, loop, inputs: Inputs) -> asyncio.Future:
-        """``run(inputs)`` on the worker thread; with ``handoff``, returns once the thread
-        has taken the call (or after ``HANDOFF_SECONDS``)."""
-        if not self.handoff:
-            return loop.run_in_executor(self.executor, self.run, inputs)
-        taken = threading.Event()
-        run = self.run
+        """``run(inputs)`` on the worker thread, reporting its start delay to ``on_start``;
+        with ``handoff``, returns once the thread has taken the call (or after
+        ``HANDOFF_SECONDS``)."""
+        taken_at, taken = time.perf_counter(), threading.Event()
+        run, on_start = self.run, self.on_start
 
         def call():
+            delay = time.perf_counter() - taken_at
             taken.set()
+            if on_start is not None:
+                on_start(delay)
             return run(inputs)
 
         future = loop.run_in_executor(self.executor, call)
-        taken.wait(HANDOFF_SECONDS)
+        if self.handoff:
+            taken.wait(HANDOFF_SECONDS)
         return future
 
     async def close(self) -> None:

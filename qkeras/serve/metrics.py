@@ -4,6 +4,8 @@
 ``qkeras_serve_requests_total``              counter, by ``model, version, endpoint, status``
 ``qkeras_serve_request_duration_seconds``    histogram, same labels
 ``qkeras_serve_batch_size``                  histogram of rows per model call, by ``model, version``
+``qkeras_serve_batch_start_delay_seconds``   histogram: from taking a batch to its model call
+                                             starting on the model thread, same labels
 ``qkeras_serve_model_load_seconds``          gauge, by ``model, version``
 ``qkeras_serve_models_loaded``               gauge: loaded versions
 ===========================================  ==============================================
@@ -26,6 +28,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1,
                     0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_DELAY_BUCKETS = (0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1)
 
 
 class ServeMetrics:
@@ -46,6 +49,10 @@ class ServeMetrics:
         self.batch_size = Histogram("qkeras_serve_batch_size", "Rows per model call.",
                                     ("model", "version"), buckets=_BATCH_BUCKETS,
                                     registry=self.registry)
+        self.start_delay = Histogram(
+            "qkeras_serve_batch_start_delay_seconds",
+            "Time from taking a batch to its model call starting on the model thread.",
+            ("model", "version"), buckets=_DELAY_BUCKETS, registry=self.registry)
         self.load_seconds = Gauge("qkeras_serve_model_load_seconds",
                                   "Time it took to load a model version.",
                                   ("model", "version"), registry=self.registry)
@@ -68,6 +75,10 @@ class ServeMetrics:
     def observe_batch(self, model: str, version: str, rows: int) -> None:
         """Records the rows of one model call."""
         self.batch_size.labels(model, version).observe(rows)
+
+    def observe_start_delay(self, model: str, version: str, seconds: float) -> None:
+        """Records how long a batch waited for its model thread to start the call."""
+        self.start_delay.labels(model, version).observe(seconds)
 
     def observe_load(self, model: str, version: str, seconds: float) -> None:
         """Records how long a version took to load."""

@@ -10,11 +10,14 @@ speed during the run affects both alike. Throughput is the median over rounds; p
 latency are over all requests of the level; a failure is any status but 200 or a broken
 connection. "loop us" and "other us" are the server's CPU per request (median round), read
 from /proc: its main thread, which runs the HTTP event loop, and all its other threads
-(model calls and TensorFlow's pools). ``--fastapi-path`` adds a batching server with CORS
-on, where ``:predict`` goes through FastAPI's routes instead of the lean path;
-``--asgi-path`` adds one with ``--no-fast-path``, where it goes through ASGI instead of
-the HTTP protocol's fast path; ``--no-handoff-server`` adds one with ``--no-handoff``,
-whose event loop does not wait for the model thread to take each batch.
+(model calls and TensorFlow's pools). "start us" is the mean time from a batch being
+taken to its model thread starting the call (median round), from the server's
+``qkeras_serve_batch_start_delay_seconds`` metric: the wait the hand-off shortens.
+``--fastapi-path`` adds a batching server with CORS on, where ``:predict`` goes through
+FastAPI's routes instead of the lean path; ``--asgi-path`` adds one with
+``--no-fast-path``, where it goes through ASGI instead of the HTTP protocol's fast path;
+``--no-handoff-server`` adds one with ``--no-handoff``, whose event loop does not wait
+for the model thread to take each batch.
 
 The load comes from ``h2load`` (C++; Debian package ``nghttp2-client``) or else ``hey``
 (Go; Debian package ``hey``), whichever is on PATH first: both cost the shared CPU less
@@ -205,6 +208,25 @@ def _thread_cpu(pid: int) -> tuple[float, float] | None:
     return main, other
 
 
+def _start_delay(port: int) -> tuple[float, float] | None:
+    """(sum of seconds, batches) of ``qkeras_serve_batch_start_delay_seconds`` so far, from
+    the server's ``/metrics``; ``None`` for a server without it."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return None
+    total = count = 0.0
+    found = False
+    for line in text.splitlines():
+        if line.startswith("qkeras_serve_batch_start_delay_seconds_sum"):
+            total += float(line.rsplit(" ", 1)[1])
+            found = True
+        elif line.startswith("qkeras_serve_batch_start_delay_seconds_count"):
+            count += float(line.rsplit(" ", 1)[1])
+    return (total, count) if found else None
+
+
 def _start(command: list[str], port: int, ready: str) -> subprocess.Popen:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -302,19 +324,27 @@ def main(argv=None) -> None:
                 requests = max(1, args.requests // concurrency) * concurrency
                 for _ in range(args.rounds):
                     for label, (port, _, _) in servers.items():
+                        delay_before = _start_delay(port)
                         before = _thread_cpu(processes[label].pid)
                         sent = send(port, requests, concurrency)
                         after = _thread_cpu(processes[label].pid)
+                        delay_after = _start_delay(port)
                         cpu = (None if before is None or after is None else
                                tuple((a - b) / requests * 1e6 for a, b in zip(after, before)))
-                        runs[label].append((*sent, cpu))
+                        delay = (None if delay_before is None or delay_after is None
+                                 or delay_after[1] == delay_before[1] else
+                                 (delay_after[0] - delay_before[0])
+                                 / (delay_after[1] - delay_before[1]) * 1e6)
+                        runs[label].append((*sent, cpu, delay))
                 for label, level in runs.items():
                     ms = np.concatenate([np.asarray(run[1]) for run in level]) * 1e3
                     cpu = [run[3] for run in level if run[3] is not None]
+                    delays = [run[4] for run in level if run[4] is not None]
                     results[label][concurrency] = {
                         "cpu": tuple(statistics.median(c[i] for c in cpu) for i in (0, 1))
                         if cpu else (float("nan"), float("nan")),
                         "rounds": [len(run[1]) / run[0] for run in level],
+                        "start": statistics.median(delays) if delays else float("nan"),
                         "throughput": statistics.median(len(run[1]) / run[0]
                                                         for run in level),
                         "p50": float(np.percentile(ms, 50)),
@@ -334,11 +364,13 @@ def main(argv=None) -> None:
           f"TensorFlow threads {args.tf_threads or 'default'}; load average at the end "
           f"{load:.2f}")
     print(f"{'server':<40}{'conc.':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}"
-          f"{'loop us':>9}{'other us':>9}")
+          f"{'loop us':>9}{'other us':>9}{'start us':>9}")
     for label, levels in results.items():
         for concurrency, r in levels.items():
+            start = "-" if r["start"] != r["start"] else f"{r['start']:.0f}"  # NaN: no batches
             print(f"{label:<40}{concurrency:>6}{r['throughput']:>9.0f}{r['p50']:>9.2f}"
-                  f"{r['p99']:>9.2f}{r['failed']:>8}{r['cpu'][0]:>9.0f}{r['cpu'][1]:>9.0f}")
+                  f"{r['p99']:>9.2f}{r['failed']:>8}{r['cpu'][0]:>9.0f}{r['cpu'][1]:>9.0f}"
+                  f"{start:>9}")
     batched, plain = results[next(iter(servers))], results["qkeras serve, no batching"]
     top = max(args.concurrency)
     paired = [b / p for b, p in zip(batched[top]["rounds"], plain[top]["rounds"])]

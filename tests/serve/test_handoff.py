@@ -13,13 +13,20 @@ import pytest
 import tensorflow as tf
 
 from qkeras.errors import ServingError
-from qkeras.serve import MicroBatcher, ModelRepository, Servable, ServeOptions, create_app
+from qkeras.serve import (
+    MicroBatcher,
+    ModelRepository,
+    Servable,
+    ServeMetrics,
+    ServeOptions,
+    create_app,
+)
 
 
 def _ticks_seen_by_the_model(handoff: bool, batches: int = 20):
     """For each batch, how far the event loop got between taking the batch and the model
     thread starting it (a coroutine ticks once per loop step)."""
-    ticks, gaps, threads = [0], [], set()
+    ticks, gaps, threads, delays = [0], [], set(), []
 
     def run(inputs):
         gaps.append(ticks[0] - int(inputs["taken"][0, 0]))
@@ -27,7 +34,8 @@ def _ticks_seen_by_the_model(handoff: bool, batches: int = 20):
         return {"y": inputs["x"] * 2}
 
     async def main():
-        batcher = MicroBatcher(run, window_ms=0, max_batch=1, handoff=handoff)
+        batcher = MicroBatcher(run, window_ms=0, max_batch=1, handoff=handoff,
+                               on_start=delays.append)
         stop = asyncio.Event()
 
         async def tick():
@@ -48,6 +56,7 @@ def _ticks_seen_by_the_model(handoff: bool, batches: int = 20):
         return batcher
 
     batcher = asyncio.run(main())
+    assert len(delays) == batches and all(0 <= d < 5 for d in delays)  # one per batch
     return gaps, threads, batcher
 
 
@@ -89,7 +98,8 @@ def test_the_server_answers_waves_of_requests_alike_with_or_without_handoff(
     model, x, _ = digit_model
     repo = ModelRepository(model_base, poll_seconds=0)
     repo.scan()
-    app = create_app(repo, ServeOptions(batch_window_ms=30, handoff=handoff))
+    metrics = ServeMetrics()
+    app = create_app(repo, ServeOptions(batch_window_ms=30, handoff=handoff), metrics=metrics)
 
     async def main():
         transport = httpx.ASGITransport(app=app)
@@ -107,6 +117,13 @@ def test_the_server_answers_waves_of_requests_alike_with_or_without_handoff(
                                model.predict(x[:18], verbose=0), atol=1e-5)
     (batcher,) = app.state.server.batchers.values()
     assert (batcher.executor is not app.state.server.executor) is handoff
+    # Every model call reports how long it waited for its thread, by model and version.
+    samples = {s.name: s.value for family in metrics.registry.collect()
+               for s in family.samples if s.labels.get("model") == "digits"}
+    calls = samples["qkeras_serve_batch_size_count"]
+    assert 3 <= calls <= 18
+    assert samples["qkeras_serve_batch_start_delay_seconds_count"] == calls
+    assert 0 <= samples["qkeras_serve_batch_start_delay_seconds_sum"] < calls * 5
 
 
 @pytest.fixture(scope="module")
