@@ -22,16 +22,18 @@ unpadded. A failing batch fails every request in it with the same error. :meth:`
 stops taking requests and finishes the queued ones.
 
 With ``handoff`` (what ``qkeras serve`` does), the batcher has a worker thread of its own
-and the event loop waits, at most ``HANDOFF_SECONDS``, until that thread has taken the
-batch. A thread needs the GIL to start running Python, and a busy event loop holds it
-until it next waits for I/O: timed at concurrency 32 under the load of
-``scripts/bench/serve.py``, a batch waited a median 0.4 ms for its thread to start, with
-the model idle meanwhile. Waiting
-hands the GIL over at once; the loop gets it back when the model call enters
-TensorFlow's C++ code, which releases it. The loop is held for the thread's wake-up and
-the Python part of the call (about 0.1 ms of TensorFlow's call path), whatever the
-model's run time, and the thread is its own, so it is never busy with other work when a
-batch comes.
+and, while other requests are in flight, the event loop waits, at most
+``HANDOFF_SECONDS``, until that thread has taken the batch. A thread needs the GIL to
+start running Python, and a busy event loop holds it until it next waits for I/O: at
+concurrency 32 in ``scripts/bench/serve.py`` a batch waited 0.5-1.0 ms on average for its
+thread to start without the hand-off, and 0.07-0.13 ms with it (its "start us" column,
+from ``on_start``). Waiting hands the GIL over at once; the loop gets it back when the
+model call enters TensorFlow's C++ code, which releases it. The loop is held for the
+thread's wake-up and the Python part of the call (about 0.1 ms of TensorFlow's call
+path), whatever the model's run time, and the thread is its own, so it is never busy
+with other work when a batch comes. When the batch holds every request in flight (a lone
+client), the loop has nothing else to do and goes on at once: waiting then only added
+to the latency.
 
 Example:
     >>> import asyncio, numpy as np
@@ -125,7 +127,8 @@ class MicroBatcher:
         batch_sizes: Allowed numbers of rows per call, increasing, the last one
             ``max_batch``; a batch is padded to the next one. ``None``: no padding.
         handoff: Run ``run`` on a worker thread of the batcher's own (``executor`` is then
-            not used) and wait until it has taken each batch (see the module's text).
+            not used) and, while ``in_flight`` counts more requests than the batch holds,
+            wait until it has taken each batch (see the module's text).
 
     Raises:
         ConfigurationError: ``window_ms < 0``, ``max_batch < 1`` or bad ``batch_sizes``.
@@ -263,7 +266,7 @@ class MicroBatcher:
                       for k in batch[0][0]} if len(batch) > 1 else batch[0][0]
             if self.batch_sizes is not None:
                 merged = self._pad(merged, sum(sizes))
-            outputs = await self._run(loop, merged)
+            outputs = await self._run(loop, merged, len(batch))
         except Exception as err:  # every request of the batch gets the model's error
             for _, _, future in batch:
                 if not future.done():
@@ -277,10 +280,12 @@ class MicroBatcher:
                 future.set_result({k: v[start:stop] for k, v in outputs.items()})
             start = stop
 
-    def _run(self, loop, inputs: Inputs) -> asyncio.Future:
+    def _run(self, loop, inputs: Inputs, requests: int) -> asyncio.Future:
         """``run(inputs)`` on the worker thread, reporting its start delay to ``on_start``;
         with ``handoff``, returns once the thread has taken the call (or after
-        ``HANDOFF_SECONDS``)."""
+        ``HANDOFF_SECONDS``), unless the ``requests`` of this batch are all the server is
+        handling: then the loop has nothing else to do and lets the thread have the GIL
+        anyway."""
         taken_at, taken = time.perf_counter(), threading.Event()
         run, on_start = self.run, self.on_start
 
@@ -292,7 +297,7 @@ class MicroBatcher:
             return run(inputs)
 
         future = loop.run_in_executor(self.executor, call)
-        if self.handoff:
+        if self.handoff and (self.in_flight is None or self.in_flight() > requests):
             taken.wait(HANDOFF_SECONDS)
         return future
 

@@ -71,6 +71,33 @@ def test_with_handoff_the_batchers_own_thread_starts_each_batch_before_the_loop_
         batcher.executor.submit(print)
 
 
+def test_a_batch_of_every_request_in_flight_does_not_hold_the_loop():
+    from qkeras.serve import batching
+
+    waits = []
+
+    class Event(threading.Event):
+        def wait(self, timeout=None):  # (threading.Thread.start waits on one too)
+            if timeout == batching.HANDOFF_SECONDS:
+                waits.append(timeout)
+            return super().wait(timeout)
+
+    async def main(busy):
+        batcher = MicroBatcher(lambda x: {"y": x["x"] * 2}, window_ms=0, handoff=True,
+                               in_flight=lambda: busy)
+        out = await batcher.submit({"x": np.ones((1, 1))})
+        await batcher.close()
+        return float(out["y"][0, 0])
+
+    original, batching.threading.Event = batching.threading.Event, Event
+    try:
+        alone = asyncio.run(main(busy=1)), len(waits)  # the batch is all there is
+        crowded = asyncio.run(main(busy=5)), len(waits)  # four more requests are in flight
+    finally:
+        batching.threading.Event = original
+    assert alone == (2.0, 0) and crowded == (2.0, 1)
+
+
 def test_without_handoff_batches_run_on_the_given_executor():
     from concurrent.futures import ThreadPoolExecutor
 
