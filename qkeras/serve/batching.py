@@ -25,8 +25,8 @@ With ``handoff`` (what ``qkeras serve`` does), the batcher has a worker thread o
 and, while other requests are in flight, the event loop waits, at most
 ``HANDOFF_SECONDS``, until that thread has taken the batch. A thread needs the GIL to
 start running Python, and a busy event loop holds it until it next waits for I/O: at
-concurrency 32 in ``scripts/bench/serve.py`` a batch waited 0.5-1.0 ms on average for its
-thread to start without the hand-off, and 0.07-0.13 ms with it (its "start us" column,
+concurrency 32 in ``scripts/bench/serve.py`` a batch waited 0.3-1.0 ms on average for its
+thread to start without the hand-off, and 0.07-0.18 ms with it (its "start us" column,
 from ``on_start``). Waiting hands the GIL over at once; the loop gets it back when the
 model call enters TensorFlow's C++ code, which releases it. The loop is held for the
 thread's wake-up and the Python part of the call (about 0.1 ms of TensorFlow's call
