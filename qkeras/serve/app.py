@@ -127,8 +127,7 @@ class _Server:
                                    on_batch=observe, in_flight=lambda: self.in_flight[0],
                                    batch_sizes=self.batch_sizes(servable),
                                    handoff=self.options.handoff,
-                                   on_start=functools.partial(
-                                       self.metrics.observe_start_delay, *labels))
+                                   on_start=self.metrics.start_delay_observer(*labels))
             batcher.servable = servable
             self._drop_unloaded()
             self.batchers[key] = batcher

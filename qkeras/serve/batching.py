@@ -29,11 +29,10 @@ concurrency 32 in ``scripts/bench/serve.py`` a batch waited 0.3-1.0 ms on averag
 thread to start without the hand-off, and 0.07-0.18 ms with it (its "start us" column,
 from ``on_start``). Waiting hands the GIL over at once; the loop gets it back when the
 model call enters TensorFlow's C++ code, which releases it. The loop is held for the
-thread's wake-up and the Python part of the call (about 0.1 ms of TensorFlow's call
-path), whatever the model's run time, and the thread is its own, so it is never busy
-with other work when a batch comes. When the batch holds every request in flight (a lone
-client), the loop has nothing else to do and goes on at once: waiting then only added
-to the latency.
+thread's wake-up and the Python part of the call (TensorFlow's own call path), whatever
+the model's run time, and the thread is its own, so it is never busy with other work
+when a batch comes. When the batch holds every request in flight (a lone client), the
+loop has nothing else to do and goes on at once: waiting then only added to the latency.
 
 Example:
     >>> import asyncio, numpy as np

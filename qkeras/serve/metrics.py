@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -76,9 +78,10 @@ class ServeMetrics:
         """Records the rows of one model call."""
         self.batch_size.labels(model, version).observe(rows)
 
-    def observe_start_delay(self, model: str, version: str, seconds: float) -> None:
-        """Records how long a batch waited for its model thread to start the call."""
-        self.start_delay.labels(model, version).observe(seconds)
+    def start_delay_observer(self, model: str, version: str) -> Callable[[float], None]:
+        """``observe(seconds)`` of how long a batch of one version waited for its model
+        thread to start the call (the label lookup done once, not per batch)."""
+        return self.start_delay.labels(model, version).observe
 
     def observe_load(self, model: str, version: str, seconds: float) -> None:
         """Records how long a version took to load."""

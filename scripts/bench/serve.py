@@ -216,15 +216,13 @@ def _start_delay(port: int) -> tuple[float, float] | None:
             text = reply.read().decode()
     except OSError:
         return None
-    total = count = 0.0
-    found = False
-    for line in text.splitlines():
-        if line.startswith("qkeras_serve_batch_start_delay_seconds_sum"):
-            total += float(line.rsplit(" ", 1)[1])
-            found = True
-        elif line.startswith("qkeras_serve_batch_start_delay_seconds_count"):
-            count += float(line.rsplit(" ", 1)[1])
-    return (total, count) if found else None
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        if family.name == "qkeras_serve_batch_start_delay_seconds":
+            return tuple(sum(s.value for s in family.samples if s.name.endswith(suffix))
+                         for suffix in ("_sum", "_count"))
+    return None
 
 
 def _start(command: list[str], port: int, ready: str) -> subprocess.Popen:
