@@ -340,6 +340,10 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                         help="do not run an XLA-compiled model at each allowed batch size "
                         "before it serves (XLA then compiles on the first such request)")
+    parser.add_argument("--jit", action="store_true",
+                        help="XLA-compile each model's signatures whole when it loads, as "
+                        "an export with --xla (2-4x faster per call on CPU); a model XLA "
+                        "cannot compile runs uncompiled, with a warning")
     parser.add_argument("--no-fast-path", dest="fast_path", action="store_false",
                         help="answer :predict and /infer through ASGI like every other "
                         "request, instead of in the HTTP protocol itself")
@@ -420,7 +424,7 @@ def _serve(args: argparse.Namespace) -> int:
                            cors_origins=tuple(args.cors_origin), ui=args.ui,
                            model_threads=args.threads, batch_sizes=batch_sizes,
                            warm_up=args.warm_up, fast_path=args.fast_path,
-                           handoff=args.handoff)
+                           handoff=args.handoff, jit=args.jit)
     app = create_app(repo, options)
     where = f"http://{args.host}:{args.port}"
     print(f"qkeras serve: {', '.join(repo.names())} at {where}/v1/models/<name>"

@@ -76,6 +76,8 @@ class ServeOptions:
             wait until that thread has taken each batch, so that the model starts at once
             instead of when the thread next gets the GIL (see
             :mod:`qkeras.serve.batching`); off, batches run on the ``model_threads``.
+        jit: XLA-compile each model's signatures whole when it loads (see
+            :meth:`Servable.jit_compile`), for exports made without ``xla=True``.
         batch_sizes: Allowed rows per batched call (a batch is padded up to the next one);
             ``"auto"``: ``default_batch_sizes(max_batch)`` for a model with XLA-compiled
             code, which compiles once per shape, and no padding for others; ``None``: no
@@ -95,6 +97,7 @@ class ServeOptions:
     warm_up: bool = True
     fast_path: bool = True
     handoff: bool = True
+    jit: bool = False
 
 
 def _dumps(obj) -> bytes:
@@ -141,7 +144,10 @@ class _Server:
         return sizes
 
     def warm_up(self, servable: Servable) -> None:
-        """Runs the allowed batch sizes of an XLA-compiled model once, before it serves."""
+        """Before a model serves: compiles it with XLA (``jit``), then runs an XLA-compiled
+        model once at each allowed batch size."""
+        if self.options.jit and not servable.jit_tried:
+            servable.jit_compile()
         sizes = self.batch_sizes(servable)
         if (self.options.warm_up and self.options.batching and sizes and servable.xla_compiled
                 and servable.warmed_up != tuple(sizes)):

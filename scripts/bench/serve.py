@@ -29,7 +29,9 @@ TensorFlow Serving is measured the same way on the same export when
 
 With ``--xla`` the model is exported with ``xla=True``: its simulation is XLA-compiled, and
 both servers pad batches to powers of two (``--batch-sizes auto``) so that XLA compiles
-once per allowed size.
+once per allowed size. With ``--jit`` the export stays plain (what stock TF Serving runs)
+and both servers run ``qkeras serve --jit``, which compiles it whole with XLA at load; the
+model-alone line then times the compiled call too.
 
 Usage: ``python scripts/bench/serve.py [--xla] [--requests 4000] [--concurrency 1 8 32]``
 """
@@ -80,10 +82,12 @@ def _export(base: str, qubits: int, layers: int, xla: bool = False) -> np.ndarra
     return np.random.default_rng(0).normal(size=(1, 16)).astype(np.float32)
 
 
-def _model_alone(base: str) -> dict[int, float]:
+def _model_alone(base: str, jit: bool = False) -> dict[int, float]:
     from qkeras.serve import Servable
 
     servable = Servable.from_saved_model(f"{base}/bench/1", "bench", 1)
+    if jit:
+        servable.jit_compile()
     out = {}
     for rows in (1, 32):
         inputs = {"x": np.zeros((rows, 16), np.float32)}
@@ -248,6 +252,9 @@ def main(argv=None) -> None:
     parser.add_argument("--xla", action="store_true",
                         help="export with xla=True (XLA-compiled simulation; both servers "
                         "then pad batches to powers of two, --batch-sizes auto)")
+    parser.add_argument("--jit", action="store_true",
+                        help="serve with qkeras serve --jit (the export compiled whole with "
+                        "XLA at load)")
     parser.add_argument("--tf-threads", type=int, default=1,
                         help="--intra-op-threads and --inter-op-threads of both servers "
                         "(0: TensorFlow's default)")
@@ -269,13 +276,13 @@ def main(argv=None) -> None:
     servers: dict[str, tuple[int, list[str], str]] = {}
     with tempfile.TemporaryDirectory() as base:
         sample = _export(base, args.qubits, args.layers, args.xla)
-        alone = _model_alone(base)
+        alone = _model_alone(base, args.jit)
         body = json.dumps({"instances": sample.tolist()}).encode()
         body_file = os.path.join(base, "body.json")
         with open(body_file, "wb") as handle:
             handle.write(body)
         threads = ["--intra-op-threads", str(args.tf_threads),
-                   "--inter-op-threads", str(args.tf_threads)]
+                   "--inter-op-threads", str(args.tf_threads), *(["--jit"] if args.jit else [])]
         variants = [(f"qkeras serve, micro-batching ({args.window_ms:g} ms)",
                      ["--batch-window-ms", str(args.window_ms)]),
                     ("qkeras serve, no batching", ["--no-batching"])]
@@ -357,7 +364,8 @@ def main(argv=None) -> None:
     who = client if client != "asyncio" else "asyncio (in this process)"
     print(f"load test: {args.requests} single-row :predict requests per server, level and "
           f"round, {args.rounds} interleaved rounds; {args.qubits} qubits x {args.layers} "
-          f"layers (portable export{', XLA' if args.xla else ''}); {os.cpu_count()} CPU "
+          f"layers (portable export{', XLA' if args.xla else ''}"
+          f"{', served with --jit' if args.jit else ''}); {os.cpu_count()} CPU "
           f"cores, client and servers on one machine; client: {who}; "
           f"TensorFlow threads {args.tf_threads or 'default'}; load average at the end "
           f"{load:.2f}")
@@ -375,8 +383,9 @@ def main(argv=None) -> None:
     print(f"micro-batching / no batching at concurrency {top}: "
           f"{batched[top]['throughput'] / plain[top]['throughput']:.2f}x throughput "
           f"(round by round: {', '.join(f'{r:.2f}x' for r in paired)})")
-    print(f"model alone (Servable.predict, no HTTP): {alone[1]:.2f} ms per call at batch 1, "
-          f"{alone[32]:.2f} ms at batch 32")
+    jit = ", compiled as --jit" if args.jit else ""
+    print(f"model alone (Servable.predict, no HTTP{jit}): {alone[1]:.2f} ms per call at "
+          f"batch 1, {alone[32]:.2f} ms at batch 32")
     if not tf_serving:
         print("stock TensorFlow Serving: not measured (tensorflow_model_server is not "
               "installed; it ships from TF Serving's own apt repository or the "
