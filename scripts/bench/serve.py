@@ -17,7 +17,9 @@ taken to its model thread starting the call (median round), from the server's
 FastAPI's routes instead of the lean path; ``--asgi-path`` adds one with
 ``--no-fast-path``, where it goes through ASGI instead of the HTTP protocol's fast path;
 ``--no-handoff-server`` adds one with ``--no-handoff``, whose event loop does not wait
-for the model thread to take each batch.
+for the model thread to take each batch. ``--no-batching-threads 4 8`` adds servers
+without batching with that many model threads (``--threads``; the default is 2), and a
+ratio line against the fastest server without batching.
 
 The load comes from ``h2load`` (C++; Debian package ``nghttp2-client``) or else ``hey``
 (Go; Debian package ``hey``), whichever is on PATH first: both cost the shared CPU less
@@ -255,6 +257,9 @@ def main(argv=None) -> None:
     parser.add_argument("--jit", action="store_true",
                         help="serve with qkeras serve --jit (the export compiled whole with "
                         "XLA at load)")
+    parser.add_argument("--no-batching-threads", type=int, nargs="+", default=[],
+                        metavar="N", help="also run a server without batching with "
+                        "--threads N (the default server has 2), for each N")
     parser.add_argument("--tf-threads", type=int, default=1,
                         help="--intra-op-threads and --inter-op-threads of both servers "
                         "(0: TensorFlow's default)")
@@ -286,6 +291,8 @@ def main(argv=None) -> None:
         variants = [(f"qkeras serve, micro-batching ({args.window_ms:g} ms)",
                      ["--batch-window-ms", str(args.window_ms)]),
                     ("qkeras serve, no batching", ["--no-batching"])]
+        variants += [(f"no batching, --threads {n}", ["--no-batching", "--threads", str(n)])
+                     for n in args.no_batching_threads]
         if args.fastapi_path:
             variants.append(("micro-batching, FastAPI path (CORS on)",
                              ["--batch-window-ms", str(args.window_ms),
@@ -383,6 +390,12 @@ def main(argv=None) -> None:
     print(f"micro-batching / no batching at concurrency {top}: "
           f"{batched[top]['throughput'] / plain[top]['throughput']:.2f}x throughput "
           f"(round by round: {', '.join(f'{r:.2f}x' for r in paired)})")
+    if args.no_batching_threads:
+        fastest = max((label for label in results if "no batching" in label),
+                      key=lambda label: results[label][top]["throughput"])
+        print(f"micro-batching / the fastest server without batching ({fastest}) at "
+              f"concurrency {top}: "
+              f"{batched[top]['throughput'] / results[fastest][top]['throughput']:.2f}x")
     jit = ", compiled as --jit" if args.jit else ""
     print(f"model alone (Servable.predict, no HTTP{jit}): {alone[1]:.2f} ms per call at "
           f"batch 1, {alone[32]:.2f} ms at batch 32")

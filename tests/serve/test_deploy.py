@@ -101,7 +101,8 @@ def test_grafana_dashboard_has_the_panels_operators_need():
     for quantile in ("0.5", "0.95", "0.99"):
         assert f"histogram_quantile({quantile}," in exprs
     for metric in ("qkeras_serve_requests_total", "qkeras_serve_batch_size_sum",
-                   "qkeras_serve_request_duration_seconds_bucket"):
+                   "qkeras_serve_request_duration_seconds_bucket",
+                   "qkeras_serve_batch_start_delay_seconds_sum"):
         assert metric in exprs
     assert 'status=~"4..|5.."' in exprs
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
