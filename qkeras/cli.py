@@ -342,7 +342,7 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
                         "before it serves (XLA then compiles on the first such request)")
     parser.add_argument("--jit", action="store_true",
                         help="XLA-compile each model's signatures whole when it loads, as "
-                        "an export with --xla (2-4x faster per call on CPU); a model XLA "
+                        "an export with --xla (2-5x faster per call on CPU); a model XLA "
                         "cannot compile runs uncompiled, with a warning")
     parser.add_argument("--no-fast-path", dest="fast_path", action="store_false",
                         help="answer :predict and /infer through ASGI like every other "

@@ -194,11 +194,11 @@ class Servable:
 
         A portable export runs its graph op by op by default (what stock TF Serving runs);
         compiled whole, the simulation's hundreds of small ops run as a few fused loops, as
-        in an export with ``xla=True``: 2-4x faster per call on CPU at 8 qubits
-        (``scripts/bench/serve.py --jit``). Each signature is compiled, run once on zeros
-        at batch 1 and checked against the uncompiled graph; one that XLA cannot compile
-        (TFQ's custom ops, say), or whose outputs differ, keeps its graph, with a warning.
-        Signatures with inputs of unknown size (besides the batch) or non-numeric types are
+        in an export with ``xla=True``: 2-5x faster per call on CPU at 8 qubits (the
+        model-alone line of ``scripts/bench/serve.py`` with and without ``--jit``). Each
+        signature is compiled, run once on zeros at batch 1 and checked against the
+        uncompiled graph; one that XLA cannot compile (TFQ's custom ops, say), or whose
+        outputs differ, keeps its graph, with a warning. Signatures with inputs of unknown size (besides the batch) or non-numeric types are
         left as they are. After this the model compiles once per new batch size, like an
         export with ``xla=True`` (:attr:`xla_compiled` becomes true when any signature was
         compiled, so that batches are padded to allowed sizes and warmed up).
