@@ -198,10 +198,11 @@ class Servable:
         model-alone line of ``scripts/bench/serve.py`` with and without ``--jit``). Each
         signature is compiled, run once on zeros at batch 1 and checked against the
         uncompiled graph; one that XLA cannot compile (TFQ's custom ops, say), or whose
-        outputs differ, keeps its graph, with a warning. Signatures with inputs of unknown size (besides the batch) or non-numeric types are
-        left as they are. After this the model compiles once per new batch size, like an
-        export with ``xla=True`` (:attr:`xla_compiled` becomes true when any signature was
-        compiled, so that batches are padded to allowed sizes and warmed up).
+        outputs differ, keeps its graph, with a warning. Signatures with inputs of unknown
+        size (besides the batch) or non-numeric types are left as they are. After this the
+        model compiles once per new batch size, like an export with ``xla=True``
+        (:attr:`xla_compiled` becomes true when any signature was compiled, so that batches
+        are padded to allowed sizes and warmed up).
 
         Returns:
             The names of the compiled signatures.

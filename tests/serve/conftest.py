@@ -42,6 +42,18 @@ def build_digit_model(seed: int = 0) -> keras.Model:
     ])
 
 
+async def predict_concurrently(app, bodies, name: str = "digits"):
+    """Sends the ``:predict`` bodies to an ASGI app all at once; their responses, in order."""
+    import asyncio
+
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await asyncio.gather(*(client.post(f"/v1/models/{name}:predict", json=b)
+                                      for b in bodies))
+
+
 def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     """A [0, 1] grey image as 8-bit PNG bytes, optionally upscaled."""
     from PIL import Image

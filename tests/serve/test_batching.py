@@ -6,12 +6,13 @@ input alone; model calls are counted by the batch-size histogram.
 
 import asyncio
 
-import httpx
 import numpy as np
 import pytest
 
 from qkeras.errors import ConfigurationError, ServingError
 from qkeras.serve import MicroBatcher, ModelRepository, ServeMetrics, ServeOptions, create_app
+
+from .conftest import predict_concurrently
 
 
 def _calls(metrics: ServeMetrics) -> tuple[float, float]:
@@ -27,13 +28,6 @@ def _calls(metrics: ServeMetrics) -> tuple[float, float]:
     return count, rows
 
 
-async def _concurrent(app, bodies):
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        return await asyncio.gather(*(client.post("/v1/models/digits:predict", json=b)
-                                      for b in bodies))
-
-
 @pytest.mark.parametrize("batching", [True, False])
 def test_concurrent_requests_merge_into_fewer_model_calls(model_base, digit_model, batching):
     model, x, _ = digit_model
@@ -45,7 +39,7 @@ def test_concurrent_requests_merge_into_fewer_model_calls(model_base, digit_mode
     sizes = [1, 2, 1, 3, 1, 1, 2, 1] * 4  # 32 requests, 48 rows, each its own images
     starts = np.cumsum([0, *sizes[:-1]])
     bodies = [{"instances": x[s:s + n].tolist()} for s, n in zip(starts, sizes)]
-    replies = asyncio.run(_concurrent(app, bodies))
+    replies = asyncio.run(predict_concurrently(app, bodies))
     assert [r.status_code for r in replies] == [200] * len(bodies)
     want = model.predict(x[:sum(sizes)], verbose=0)
     for reply, s, n in zip(replies, starts, sizes):
@@ -228,7 +222,7 @@ def test_a_model_with_xla_code_is_padded_by_default_and_others_are_not(tmp_path,
             repo = ModelRepository(poll_seconds=0)
             repo.add(servable)
             app = create_app(repo, options)
-            replies = asyncio.run(_concurrent(app, [{"instances": x.tolist()}]))
+            replies = asyncio.run(predict_concurrently(app, [{"instances": x.tolist()}]))
             assert replies[0].status_code == 200, replies[0].text
             np.testing.assert_allclose(replies[0].json()["predictions"],
                                        digit_model[0].predict(x, verbose=0), atol=1e-5)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from qkeras.serve import ModelRepository, Servable, ServeOptions, create_app
+
+from .conftest import predict_concurrently
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +82,6 @@ def test_a_model_xla_cannot_compile_at_all_is_served_uncompiled(tmp_path):
     assert not servable.xla_compiled and servable.jit_tried
 
 
-async def _concurrent(app, bodies):
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        return await asyncio.gather(*(client.post("/v1/models/digits:predict", json=b)
-                                      for b in bodies))
-
-
 @pytest.mark.parametrize("jit", [True, False])
 def test_the_server_compiles_a_plain_export_before_it_serves(plain_export, digit_model, jit):
     from fastapi.testclient import TestClient
@@ -100,7 +94,7 @@ def test_the_server_compiles_a_plain_export_before_it_serves(plain_export, digit
     with TestClient(app):  # startup compiles, then warms up each allowed batch size
         assert servable.xla_compiled is jit
         assert servable.warmed_up == ((1, 2, 4, 8) if jit else ())
-        replies = asyncio.run(_concurrent(app, [{"instances": x[i:i + 1].tolist()}
+        replies = asyncio.run(predict_concurrently(app, [{"instances": x[i:i + 1].tolist()}
                                                 for i in range(5)]))
     for i, reply in enumerate(replies):
         assert reply.status_code == 200, reply.text
