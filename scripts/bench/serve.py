@@ -286,8 +286,8 @@ def main(argv=None) -> None:
         body_file = os.path.join(base, "body.json")
         with open(body_file, "wb") as handle:
             handle.write(body)
-        threads = ["--intra-op-threads", str(args.tf_threads),
-                   "--inter-op-threads", str(args.tf_threads), *(["--jit"] if args.jit else [])]
+        common = ["--intra-op-threads", str(args.tf_threads),  # flags of every server
+                  "--inter-op-threads", str(args.tf_threads), *(["--jit"] if args.jit else [])]
         variants = [(f"qkeras serve, micro-batching ({args.window_ms:g} ms)",
                      ["--batch-window-ms", str(args.window_ms)]),
                     ("qkeras serve, no batching", ["--no-batching"])]
@@ -307,7 +307,7 @@ def main(argv=None) -> None:
             port = _free_port()
             servers[label] = (port, [sys.executable, "-m", "qkeras.cli", "serve", base,
                                      "--port", str(port), "--no-access-log",
-                                     "--poll-seconds", "0", *threads, *extra],
+                                     "--poll-seconds", "0", *common, *extra],
                               "/v2/health/ready")
         tf_serving = shutil.which("tensorflow_model_server")
         if tf_serving:
