@@ -39,7 +39,7 @@ from starlette.staticfiles import StaticFiles
 from qkeras.errors import QKerasError, ServingError
 from qkeras.serve import classify, kserve, tfserving
 from qkeras.serve.auth import TokenCheck
-from qkeras.serve.batching import MicroBatcher, default_batch_sizes
+from qkeras.serve.batching import MicroBatcher, default_batch_sizes, pad_rows
 from qkeras.serve.gate import LABELS_KEY, Gate, PayloadTooLarge
 from qkeras.serve.metrics import CONTENT_TYPE, ServeMetrics
 from qkeras.serve.repository import ModelRepository
@@ -69,7 +69,8 @@ class ServeOptions:
         model_threads: Threads that run model calls without batching (and batches,
             with ``handoff`` off).
         warm_up: Run an XLA-compiled model once at each allowed batch size before it
-            serves (at start and on hot reload), so that no request waits for XLA.
+            serves (at start and on hot reload), so that no request waits for XLA (with
+            or without batching: a request is then padded to the allowed sizes too).
         fast_path: Let the HTTP protocol answer JSON inference itself, without ASGI (see
             :meth:`ServeApp.fast_route`); off, it goes through ASGI like every request.
         handoff: Give each batcher a model thread of its own and have the event loop
@@ -81,7 +82,8 @@ class ServeOptions:
         batch_sizes: Allowed rows per batched call (a batch is padded up to the next one);
             ``"auto"``: ``default_batch_sizes(max_batch)`` for a model with XLA-compiled
             code, which compiles once per shape, and no padding for others; ``None``: no
-            padding.
+            padding. Without batching, the requests to an XLA-compiled model are padded to
+            the same sizes (other models run each request as it is).
     """
 
     batching: bool = True
@@ -149,7 +151,7 @@ class _Server:
         if self.options.jit and not servable.jit_tried:
             servable.jit_compile()
         sizes = self.batch_sizes(servable)
-        if (self.options.warm_up and self.options.batching and sizes and servable.xla_compiled
+        if (self.options.warm_up and sizes and servable.xla_compiled
                 and servable.warmed_up != tuple(sizes)):
             servable.warm_up(sizes)
 
@@ -165,12 +167,16 @@ class _Server:
     async def predict(self, servable: Servable, sig: Signature, inputs: dict) -> dict:
         if self.options.batching:
             return await self.batcher(servable, sig).submit(inputs)
+        # An XLA-compiled model compiles once per row count: a request runs padded to the
+        # allowed sizes, as a batch would, so that it never waits for a compile.
+        rows = len(next(iter(inputs.values())))
+        sizes = self.batch_sizes(servable) if servable.xla_compiled else None
+        padded = pad_rows(inputs, rows, sizes) if sizes else inputs
         loop = asyncio.get_running_loop()
         out = await loop.run_in_executor(
-            self.executor, functools.partial(servable.predict, inputs, sig.name))
-        self.metrics.observe_batch(servable.name, str(servable.version),
-                                   len(next(iter(inputs.values()))))
-        return out
+            self.executor, functools.partial(servable.predict, padded, sig.name))
+        self.metrics.observe_batch(servable.name, str(servable.version), rows)
+        return out if padded is inputs else {k: v[:rows] for k, v in out.items()}
 
     async def close(self) -> None:
         await asyncio.gather(*(b.close() for b in self.batchers.values()))

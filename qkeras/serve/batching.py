@@ -65,7 +65,7 @@ import numpy as np
 from qkeras.errors import ConfigurationError, ServingError
 
 __all__ = ["MicroBatcher", "PIPELINE_REQUESTS", "HANDOFF_SECONDS", "default_batch_sizes",
-           "check_batch_sizes"]
+           "check_batch_sizes", "pad_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,22 @@ def check_batch_sizes(batch_sizes: Sequence[int], max_batch: int) -> tuple[int, 
             f"Allowed batch sizes must increase from 1 or more and end with the maximum "
             f"batch ({max_batch}), as TF Serving's allowed_batch_sizes; got {list(sizes)}.")
     return sizes
+
+
+def pad_rows(inputs: Inputs, rows: int, batch_sizes: Sequence[int]) -> Inputs:
+    """``inputs`` (``rows`` rows each) grown to the next of ``batch_sizes`` with copies of
+    the last row; unchanged if ``rows`` is an allowed size or larger than all of them.
+
+    Example:
+        >>> padded = pad_rows({"x": np.arange(3.0).reshape(3, 1)}, 3, (1, 2, 4, 8))
+        >>> padded["x"].ravel().tolist()
+        [0.0, 1.0, 2.0, 2.0]
+    """
+    target = next((size for size in batch_sizes if size >= rows), rows)
+    if target == rows:
+        return inputs
+    return {k: np.concatenate([v, np.repeat(v[-1:], target - rows, axis=0)])
+            for k, v in inputs.items()}
 
 
 class MicroBatcher:
@@ -187,14 +203,6 @@ class MicroBatcher:
         queued, busy = len(self._queue), self.in_flight()
         return busy <= queued or (queued >= PIPELINE_REQUESTS and 2 * queued >= busy)
 
-    def _pad(self, inputs: Inputs, rows: int) -> Inputs:
-        """``inputs`` grown to the next allowed batch size with copies of the last row."""
-        target = next((size for size in self.batch_sizes if size >= rows), rows)
-        if target == rows:
-            return inputs
-        return {k: np.concatenate([v, np.repeat(v[-1:], target - rows, axis=0)])
-                for k, v in inputs.items()}
-
     def _expire(self, flag: list) -> None:
         flag.append(True)
         self._wake()
@@ -264,7 +272,7 @@ class MicroBatcher:
             merged = {k: np.concatenate([item[0][k] for item in batch])
                       for k in batch[0][0]} if len(batch) > 1 else batch[0][0]
             if self.batch_sizes is not None:
-                merged = self._pad(merged, sum(sizes))
+                merged = pad_rows(merged, sum(sizes), self.batch_sizes)
             outputs = await self._run(loop, merged, len(batch))
         except Exception as err:  # every request of the batch gets the model's error
             for _, _, future in batch:

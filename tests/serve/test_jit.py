@@ -104,6 +104,35 @@ def test_the_server_compiles_a_plain_export_before_it_serves(plain_export, digit
     assert batcher.batch_sizes == ((1, 2, 4, 8) if jit else None)
 
 
+@pytest.mark.parametrize("jit", [True, False])
+def test_without_batching_a_compiled_model_runs_each_request_padded(plain_export, digit_model,
+                                                                    monkeypatch, jit):
+    from fastapi.testclient import TestClient
+
+    model, x, _ = digit_model
+    repo = ModelRepository(plain_export, poll_seconds=0)
+    repo.scan()
+    servable = repo.get("digits")
+    app = create_app(repo, ServeOptions(batching=False, max_batch=8, jit=jit))
+    run, rows_run = servable.predict, []
+
+    def spy(inputs, signature=None):
+        rows_run.append(len(inputs["image"]))
+        return run(inputs, signature)
+
+    with TestClient(app) as client:  # compiled: warmed up at the sizes requests pad to
+        assert servable.warmed_up == ((1, 2, 4, 8) if jit else ())
+        monkeypatch.setattr(servable, "predict", spy)
+        for rows in (3, 5, 8, 11):
+            reply = client.post("/v1/models/digits:predict",
+                                json={"instances": x[:rows].tolist()})
+            assert reply.status_code == 200, reply.text
+            np.testing.assert_allclose(reply.json()["predictions"],
+                                       model.predict(x[:rows], verbose=0), atol=1e-5)
+    # 11 rows is more than the largest allowed size: it runs as it is, as in a batcher.
+    assert rows_run == ([4, 8, 8, 11] if jit else [3, 5, 8, 11])
+
+
 def test_a_hot_loaded_version_is_compiled_before_it_is_published(plain_export):
     repo = ModelRepository(plain_export, poll_seconds=0)
     create_app(repo, ServeOptions(max_batch=4, jit=True))
