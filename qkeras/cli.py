@@ -365,6 +365,9 @@ def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2,
                         help="threads for model calls without batching, and for batches "
                         "with --no-handoff (default 2)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="server processes sharing the port, each with its own copy of "
+                        "the models (default 1: one process uses about one core)")
     parser.add_argument("--intra-op-threads", type=int, default=0, metavar="N",
                         help="TensorFlow threads inside one op (default 0: TensorFlow "
                         "chooses); 1 suits small models on few cores")
@@ -387,15 +390,18 @@ def _batch_sizes(text: str, max_batch: int) -> tuple[int, ...] | str | None:
     return check_batch_sizes(sizes, max_batch)
 
 
-@command("serve", _serve_args)
-def _serve(args: argparse.Namespace) -> int:
-    """Serve models over TF Serving's REST API and KServe v2 (with metrics and a demo page)."""
-    from qkeras.serve import ServeOptions, build_repository, create_app, run
+#: Environment variable that carries ``qkeras serve``'s settings to its worker processes.
+WORKER_SETTINGS_ENV = "QKERAS_SERVE_WORKER_SETTINGS"
+
+
+def _serve_settings(args: argparse.Namespace):
+    """Checks ``qkeras serve``'s flags: ``(labels, tokens, batch_sizes)``; loads nothing."""
     from qkeras.serve.auth import read_tokens
-    from qkeras.serve.server import tensorflow_threads
 
     if args.base_dir is None and not args.zoo:
         raise ConfigurationError("Give MODEL_BASE_DIR or --zoo NAME: there is nothing to serve.")
+    if args.workers < 1:
+        raise ConfigurationError(f"--workers must be 1 or more; got {args.workers}.")
     labels = {}
     for item in args.label:
         label, _, version = item.partition("=")
@@ -406,6 +412,15 @@ def _serve(args: argparse.Namespace) -> int:
     tokens = read_tokens(env=args.api_key_env, file=args.api_key_file)
     if (args.api_key_env or args.api_key_file) and not tokens:
         raise ConfigurationError("The API key source holds no token; put one in it.")
+    return labels, tokens, _batch_sizes(args.batch_sizes, args.max_batch)
+
+
+def _serve_app(args: argparse.Namespace):
+    """The application of one server process: logging, TensorFlow's threads, the models."""
+    from qkeras.serve import ServeOptions, build_repository, create_app
+    from qkeras.serve.server import tensorflow_threads
+
+    labels, tokens, batch_sizes = _serve_settings(args)
     logging.getLogger("qkeras").setLevel(logging.INFO)
     access = logging.getLogger("qkeras.serve.access")
     access.setLevel(logging.INFO if args.access_log else logging.WARNING)
@@ -413,7 +428,6 @@ def _serve(args: argparse.Namespace) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     access.addHandler(handler)
-    batch_sizes = _batch_sizes(args.batch_sizes, args.max_batch)
     tensorflow_threads(args.intra_op_threads, args.inter_op_threads)
     repo = build_repository(args.base_dir, model_name=args.model_name, zoo=args.zoo,
                             version_policy=args.version_policy, poll_seconds=args.poll_seconds,
@@ -425,10 +439,56 @@ def _serve(args: argparse.Namespace) -> int:
                            model_threads=args.threads, batch_sizes=batch_sizes,
                            warm_up=args.warm_up, fast_path=args.fast_path,
                            handoff=args.handoff, jit=args.jit)
-    app = create_app(repo, options)
+    return create_app(repo, options), repo
+
+
+def serve_worker_app():
+    """The application of one worker process of ``qkeras serve --workers N``, built from
+    the settings the supervising process put in ``QKERAS_SERVE_WORKER_SETTINGS``.
+
+    uvicorn calls it in each worker (see :func:`qkeras.serve.server.run_workers`).
+
+    Raises:
+        ConfigurationError: The settings are missing (not started by ``qkeras serve``).
+
+    Example:
+        >>> serve_worker_app()  # outside a worker  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        qkeras.errors.ConfigurationError: QKERAS_SERVE_WORKER_SETTINGS is not set: ...
+    """
+    import json
+    import os
+
+    settings = os.environ.get(WORKER_SETTINGS_ENV)
+    if not settings:
+        raise ConfigurationError(f"{WORKER_SETTINGS_ENV} is not set: start workers with "
+                                 "qkeras serve --workers N.")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return _serve_app(argparse.Namespace(**json.loads(settings)))[0]
+
+
+@command("serve", _serve_args)
+def _serve(args: argparse.Namespace) -> int:
+    """Serve models over TF Serving's REST API and KServe v2 (with metrics and a demo page)."""
+    import json
+
+    from qkeras.serve import run, run_workers
+
     where = f"http://{args.host}:{args.port}"
-    print(f"qkeras serve: {', '.join(repo.names())} at {where}/v1/models/<name>"
-          + (f" (demo page {where}/ui/)" if args.ui else ""), flush=True)
+    page = f" (demo page {where}/ui/)" if args.ui else ""
+    if args.workers > 1:
+        _serve_settings(args)  # bad flags fail here, before any worker starts
+        logging.getLogger("qkeras").setLevel(logging.INFO)
+        settings = {k: v for k, v in vars(args).items() if k != "handler"}
+        print(f"qkeras serve: {args.workers} worker processes at {where}/v1/models/<name>"
+              f"{page}", flush=True)
+        return run_workers("qkeras.cli:serve_worker_app", args.workers,
+                           environ={WORKER_SETTINGS_ENV: json.dumps(settings)},
+                           host=args.host, port=args.port)
+    app, repo = _serve_app(args)
+    print(f"qkeras serve: {', '.join(repo.names())} at {where}/v1/models/<name>{page}",
+          flush=True)
     run(app, host=args.host, port=args.port)
     return 0
 

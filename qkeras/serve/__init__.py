@@ -20,8 +20,8 @@ from qkeras.serve.card import ServingCard, read_card, write_card
 from qkeras.serve.metrics import ServeMetrics
 from qkeras.serve.repository import ModelRepository
 from qkeras.serve.servable import Servable
-from qkeras.serve.server import build_repository, run, zoo_servable
+from qkeras.serve.server import build_repository, run, run_workers, zoo_servable
 
 __all__ = ["ServeOptions", "create_app", "MicroBatcher", "ServingCard", "read_card",
            "write_card", "ServeMetrics", "ModelRepository", "Servable", "build_repository",
-           "run", "zoo_servable"]
+           "run", "run_workers", "zoo_servable"]

@@ -544,8 +544,7 @@ def create_app(repository: ModelRepository, options: ServeOptions | None = None,
     for name in repository.names():
         for version, servable in repository.versions(name).items():
             metrics.observe_load(name, str(version), servable.load_seconds)
-    metrics.loaded.set_function(lambda: sum(len(repository.versions(n))
-                                            for n in repository.names()))
+    metrics.track_loaded(lambda: sum(len(repository.versions(n)) for n in repository.names()))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -10,6 +10,11 @@
 ``qkeras_serve_models_loaded``               gauge: loaded versions
 ===========================================  ==============================================
 
+With ``qkeras serve --workers N``, each worker process records into files of its own in
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) and ``/metrics``,
+whichever worker answers it, reports the sum over all of them: counters and histograms
+add up, the gauges are the value most recently set (every worker loads the same models).
+
 Example:
     >>> metrics = ServeMetrics()
     >>> metrics.observe_request("m", "1", "predict", 200, 0.002)
@@ -19,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -38,10 +44,18 @@ class ServeMetrics:
 
     Args:
         registry: Where to register (default: a new :class:`CollectorRegistry`).
+
+    Attributes:
+        multiprocess_dir: ``PROMETHEUS_MULTIPROC_DIR``, where every worker process of one
+            server records (:func:`qkeras.serve.server.run_workers` sets it before the
+            workers start, as prometheus-client reads it when first imported); ``None``:
+            the metrics are this process's only.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self._loaded_count: Callable[[], int] | None = None
         labels = ("model", "version", "endpoint", "status")
         self.requests = Counter("qkeras_serve_requests", "HTTP requests answered.", labels,
                                 registry=self.registry)
@@ -57,9 +71,10 @@ class ServeMetrics:
             ("model", "version"), buckets=_DELAY_BUCKETS, registry=self.registry)
         self.load_seconds = Gauge("qkeras_serve_model_load_seconds",
                                   "Time it took to load a model version.",
-                                  ("model", "version"), registry=self.registry)
+                                  ("model", "version"), registry=self.registry,
+                                  multiprocess_mode="mostrecent")
         self.loaded = Gauge("qkeras_serve_models_loaded", "Model versions being served.",
-                            registry=self.registry)
+                            registry=self.registry, multiprocess_mode="mostrecent")
         self._children: dict[tuple, tuple] = {}  # request series by label set
 
     def observe_request(self, model: str, version: str, endpoint: str, status: int,
@@ -87,6 +102,21 @@ class ServeMetrics:
         """Records how long a version took to load."""
         self.load_seconds.labels(model, version).set(seconds)
 
+    def track_loaded(self, count: Callable[[], int]) -> None:
+        """Reports ``count()`` as ``qkeras_serve_models_loaded`` at every scrape."""
+        self._loaded_count = count
+        if self.multiprocess_dir is None:
+            self.loaded.set_function(count)
+
     def exposition(self) -> bytes:
-        """The registry in Prometheus' text exposition format."""
-        return generate_latest(self.registry)
+        """The metrics in Prometheus' text exposition format: this process's registry, or
+        with a multiprocess directory, the sum over every worker process."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        if self._loaded_count is not None:  # files hold values set, not functions
+            self.loaded.set(self._loaded_count())
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
+        return generate_latest(registry)

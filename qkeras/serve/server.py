@@ -24,7 +24,7 @@ from qkeras.serve.repository import ModelRepository
 from qkeras.serve.servable import Servable
 
 __all__ = ["build_repository", "zoo_servable", "keras_servable", "tensorflow_threads",
-           "make_server", "run"]
+           "make_server", "run", "run_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -208,3 +208,156 @@ def run(app, *, host: str = "127.0.0.1", port: int = 8501, graceful_seconds: flo
     """
     make_server(app, host=host, port=port, graceful_seconds=graceful_seconds,
                 log_level=log_level).run()
+
+
+
+def run_workers(app_factory: str, workers: int, *, environ: Mapping[str, str] | None = None,
+                host: str = "127.0.0.1", port: int = 8501, graceful_seconds: float = 30.0,
+                log_level: str = "warning") -> int:
+    """Serves with ``workers`` processes on one port, until SIGTERM/SIGINT.
+
+    One Python process runs its event loop and the Python part of its model calls under
+    one GIL, so it uses little more than one core however many the machine has; worker
+    processes use more. Each worker calls ``app_factory`` to build its own application
+    (its own copy of the models) and serves it as :func:`run` does, on a listening socket
+    of its own bound with ``SO_REUSEPORT``, so the kernel spreads new connections evenly
+    over the workers (with one socket shared by all, as ``uvicorn --workers`` does, the
+    worker that wakes first takes a burst of connections: 3876 of 4001 requests in a
+    trial with 2 workers). This process supervises: a worker that dies is replaced, a
+    worker whose application cannot start stops the server, and SIGTERM or SIGINT stops
+    every worker gracefully. The metrics are shared through prometheus-client's
+    multiprocess directory (a fresh temporary one unless ``PROMETHEUS_MULTIPROC_DIR`` is
+    set), so ``/metrics`` counts every worker's requests whichever worker answers it.
+
+    Args:
+        app_factory: ``"module:function"``: a function of no arguments that returns the
+            ASGI application, called in each worker (``qkeras serve`` passes its settings
+            in ``environ``).
+        workers: Worker processes (2 or more).
+        environ: Environment variables to set for the workers.
+        host: Interface to bind.
+        port: TCP port.
+        graceful_seconds: How long each worker lets requests in flight finish on shutdown.
+        log_level: uvicorn's own log level.
+
+    Returns:
+        0 after a requested stop; 3 (uvicorn's startup failure) if a worker could not
+        start its application (the worker logs why).
+
+    Raises:
+        ConfigurationError: ``workers < 2``, no ``SO_REUSEPORT`` on this system, or the
+            port cannot be bound.
+
+    Example:
+        >>> run_workers("qkeras.cli:serve_worker_app", 4, port=8501)  # doctest: +SKIP
+        0
+    """
+    import multiprocessing
+    import shutil
+    import signal
+    import socket
+    import tempfile
+    import threading
+
+    if workers < 2:
+        raise ConfigurationError(f"run_workers needs 2 or more workers; got {workers} (one "
+                                 "process: qkeras.serve.run).")
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise ConfigurationError("Worker processes need SO_REUSEPORT (Linux, macOS, BSD); "
+                                 "run one process, or several behind a load balancer.")
+    holder = _reuse_port_socket(host, port)  # bound, not listening: the port stays ours
+    port = holder.getsockname()[1]  # the one the system chose for port 0
+    own_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_dir = tempfile.mkdtemp(prefix="qkeras-serve-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir
+    os.environ.update(environ or {})
+    # Each worker's TensorFlow would otherwise reserve a whole GPU's memory for itself.
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    spawn = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def start(index: int):
+        process = spawn.Process(target=_worker_main, name=f"qkeras-serve-worker-{index}",
+                                args=(app_factory, host, port, graceful_seconds, log_level))
+        process.start()
+        log.info("started worker process %d (pid %d)", index, process.pid)
+        return process
+
+    failed = []
+    try:
+        processes = [start(i) for i in range(workers)]
+        while not stop.wait(0.5):
+            for index, process in enumerate(processes):
+                if process.exitcode is None:
+                    continue
+                if process.exitcode == _STARTUP_FAILURE:
+                    failed.append(process.pid)
+                    stop.set()
+                    break
+                log.warning("worker process %d (pid %d) exited with status %s; starting "
+                            "another", index, process.pid, process.exitcode)
+                processes[index] = start(index)
+        for process in processes:
+            if process.exitcode is None:
+                os.kill(process.pid, signal.SIGTERM)  # each drains its requests, then exits
+        for process in processes:
+            process.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        holder.close()
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    if failed:
+        log.error("worker process %s could not start its application (see its error "
+                  "above); the server stopped", ", ".join(map(str, failed)))
+        return _STARTUP_FAILURE
+    return 0
+
+
+#: Exit status of a worker whose application could not start (uvicorn's own).
+_STARTUP_FAILURE = 3
+
+
+def _reuse_port_socket(host: str, port: int):
+    """A TCP socket bound to ``host:port`` with ``SO_REUSEPORT`` (not yet listening)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise ConfigurationError(f"Cannot listen on {host}:{port}: {err.strerror}; pick a "
+                                 "free port.") from err
+    return sock
+
+
+def _worker_main(app_factory: str, host: str, port: int, graceful_seconds: float,
+                 log_level: str) -> None:
+    """One worker of :func:`run_workers`: builds the application, then serves it on a
+    ``SO_REUSEPORT`` socket of its own; exits with status 3 if the application cannot
+    be built."""
+    import importlib
+    import signal
+    import sys
+
+    os.setpgrp()  # a terminal's Ctrl-C reaches the supervisor only, which stops us once
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until uvicorn takes the signals over
+    module, _, name = app_factory.partition(":")
+    try:
+        app = getattr(importlib.import_module(module), name)()
+    except Exception as err:  # noqa: BLE001  (any failure to build the app stops the server)
+        print(f"qkeras serve worker {os.getpid()}: {err}", file=sys.stderr, flush=True)
+        sys.exit(_STARTUP_FAILURE)
+    sock = _reuse_port_socket(host, port)
+    sock.listen(2048)
+    make_server(app, host=host, port=port, graceful_seconds=graceful_seconds,
+                log_level=log_level).run(sockets=[sock])
