@@ -19,7 +19,9 @@ FastAPI's routes instead of the lean path; ``--asgi-path`` adds one with
 ``--no-handoff-server`` adds one with ``--no-handoff``, whose event loop does not wait
 for the model thread to take each batch. ``--no-batching-threads 4 8`` adds servers
 without batching with that many model threads (``--threads``; the default is 2), and a
-ratio line against the fastest server without batching.
+ratio line against the fastest server without batching. ``--workers N`` runs every
+server with N worker processes (``qkeras serve --workers``); the CPU columns then add up
+the main threads, and the other threads, of all of them.
 
 The load comes from ``h2load`` (C++; Debian package ``nghttp2-client``) or else ``hey``
 (Go; Debian package ``hey``), whichever is on PATH first: both cost the shared CPU less
@@ -195,20 +197,35 @@ def _asyncio_client(port: int, body: bytes, requests: int, concurrency: int):
     return asyncio.run(level())
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (a server's workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                if entry.isdigit() and int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 def _thread_cpu(pid: int) -> tuple[float, float] | None:
-    """CPU seconds so far of a process's main thread (the server's event loop) and of all
-    its other threads (model calls, TensorFlow's pools); ``None`` without Linux's /proc."""
+    """CPU seconds so far of a server's main threads (its event loops) and of all its
+    other threads (model calls, TensorFlow's pools), over the process and its worker
+    processes (``--workers``); ``None`` without Linux's /proc."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     main = other = 0.0
     try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-            if tid == str(pid):
-                main += seconds
-            else:
-                other += seconds
+        for process in [pid, *_children(pid)]:
+            for tid in os.listdir(f"/proc/{process}/task"):
+                with open(f"/proc/{process}/task/{tid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+                if tid == str(process):
+                    main += seconds
+                else:
+                    other += seconds
     except OSError:
         return None
     return main, other
@@ -257,6 +274,8 @@ def main(argv=None) -> None:
     parser.add_argument("--jit", action="store_true",
                         help="serve with qkeras serve --jit (the export compiled whole with "
                         "XLA at load)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes of every server (qkeras serve --workers)")
     parser.add_argument("--no-batching-threads", type=int, nargs="+", default=[],
                         metavar="N", help="also run a server without batching with "
                         "--threads N (the default server has 2), for each N")
@@ -287,7 +306,8 @@ def main(argv=None) -> None:
         with open(body_file, "wb") as handle:
             handle.write(body)
         common = ["--intra-op-threads", str(args.tf_threads),  # flags of every server
-                  "--inter-op-threads", str(args.tf_threads), *(["--jit"] if args.jit else [])]
+                  "--inter-op-threads", str(args.tf_threads), *(["--jit"] if args.jit else []),
+                  "--workers", str(args.workers)]
         variants = [(f"qkeras serve, micro-batching ({args.window_ms:g} ms)",
                      ["--batch-window-ms", str(args.window_ms)]),
                     ("qkeras serve, no batching", ["--no-batching"])]
@@ -372,7 +392,9 @@ def main(argv=None) -> None:
     print(f"load test: {args.requests} single-row :predict requests per server, level and "
           f"round, {args.rounds} interleaved rounds; {args.qubits} qubits x {args.layers} "
           f"layers (portable export{', XLA' if args.xla else ''}"
-          f"{', served with --jit' if args.jit else ''}); {os.cpu_count()} CPU "
+          f"{', served with --jit' if args.jit else ''}"
+          f"{f', {args.workers} worker processes each' if args.workers > 1 else ''}); "
+          f"{os.cpu_count()} CPU "
           f"cores, client and servers on one machine; client: {who}; "
           f"TensorFlow threads {args.tf_threads or 'default'}; load average at the end "
           f"{load:.2f}")
