@@ -281,7 +281,8 @@ def run_workers(app_factory: str, workers: int, *, environ: Mapping[str, str] | 
 
     def start(index: int):
         process = spawn.Process(target=_worker_main, name=f"qkeras-serve-worker-{index}",
-                                args=(app_factory, host, port, graceful_seconds, log_level))
+                                args=(app_factory, host, port, graceful_seconds, log_level,
+                                      os.getpid()))
         process.start()
         log.info("started worker process %d (pid %d)", index, process.pid)
         return process
@@ -341,7 +342,7 @@ def _reuse_port_socket(host: str, port: int):
 
 
 def _worker_main(app_factory: str, host: str, port: int, graceful_seconds: float,
-                 log_level: str) -> None:
+                 log_level: str, supervisor: int) -> None:
     """One worker of :func:`run_workers`: builds the application, then serves it on a
     ``SO_REUSEPORT`` socket of its own; exits with status 3 if the application cannot
     be built."""
@@ -351,6 +352,7 @@ def _worker_main(app_factory: str, host: str, port: int, graceful_seconds: float
 
     os.setpgrp()  # a terminal's Ctrl-C reaches the supervisor only, which stops us once
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # until uvicorn takes the signals over
+    _stop_with_parent(supervisor)
     module, _, name = app_factory.partition(":")
     try:
         app = getattr(importlib.import_module(module), name)()
@@ -361,3 +363,21 @@ def _worker_main(app_factory: str, host: str, port: int, graceful_seconds: float
     sock.listen(2048)
     make_server(app, host=host, port=port, graceful_seconds=graceful_seconds,
                 log_level=log_level).run(sockets=[sock])
+
+
+def _stop_with_parent(supervisor: int) -> None:
+    """Has Linux send this process SIGTERM when its parent, the ``supervisor`` process,
+    dies, even by SIGKILL, so that no orphaned worker keeps the port; elsewhere, nothing."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover  (a libc without prctl)
+        return
+    if os.getppid() != supervisor:  # pragma: no cover  (it died before the call)
+        os.kill(os.getpid(), signal.SIGTERM)

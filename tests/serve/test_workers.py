@@ -90,6 +90,14 @@ def test_workers_share_the_port_the_load_and_the_metrics(model_base, digit_model
                 and s.labels["endpoint"] == "predict")
         assert set(per_worker) == set(workers) and sum(per_worker.values()) == 64
         assert min(per_worker.values()) > 0, per_worker  # SO_REUSEPORT spreads connections
+        os.kill(workers[0], signal.SIGKILL)  # a worker that dies is replaced
+        workers = _wait(lambda: (len(found := _children(process.pid)) == 2
+                                 and workers[0] not in found and found), "a new worker",
+                        240, process)
+        _wait(lambda: len(list(metrics_dir.glob("gauge_mostrecent_*.db"))) == 3,
+              "the new worker loaded", 240, process)
+        for row in rows[:8]:
+            assert _post(f"{url}/v1/models/digits:predict", {"instances": row})[0] == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(90) == 0
         assert not any(Path(f"/proc/{pid}").exists() for pid in workers)  # joined, gone
@@ -101,6 +109,24 @@ def test_workers_share_the_port_the_load_and_the_metrics(model_base, digit_model
             os.kill(pid, signal.SIGKILL)
     text = log.read_text()
     assert text.count("shutdown complete") == 2, text[-2000:]
+    assert "exited with status -9; starting another" in text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG, /proc")
+def test_workers_stop_when_their_supervisor_is_killed(model_base, tmp_path):
+    port = _free_port()
+    process, _ = _serve([str(model_base), "--port", str(port), "--workers", "2",
+                         "--poll-seconds", "0"], tmp_path)
+    try:
+        workers = _wait(lambda: len(_children(process.pid)) == 2 and _children(process.pid),
+                        "two workers", 120, process)
+        process.kill()  # SIGKILL: no chance to stop them itself
+        process.wait(30)
+        _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers),
+              "the workers gone", 60)
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def test_a_worker_that_cannot_start_stops_the_server(tmp_path):
