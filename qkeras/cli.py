@@ -446,7 +446,8 @@ def serve_worker_app():
     """The application of one worker process of ``qkeras serve --workers N``, built from
     the settings the supervising process put in ``QKERAS_SERVE_WORKER_SETTINGS``.
 
-    uvicorn calls it in each worker (see :func:`qkeras.serve.server.run_workers`).
+    Each worker calls it once, before it listens (see
+    :func:`qkeras.serve.server.run_workers`).
 
     Raises:
         ConfigurationError: The settings are missing (not started by ``qkeras serve``).

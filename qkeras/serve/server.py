@@ -210,7 +210,6 @@ def run(app, *, host: str = "127.0.0.1", port: int = 8501, graceful_seconds: flo
                 log_level=log_level).run()
 
 
-
 def run_workers(app_factory: str, workers: int, *, environ: Mapping[str, str] | None = None,
                 host: str = "127.0.0.1", port: int = 8501, graceful_seconds: float = 30.0,
                 log_level: str = "warning") -> int:
@@ -226,15 +225,18 @@ def run_workers(app_factory: str, workers: int, *, environ: Mapping[str, str] | 
     trial with 2 workers). This process supervises: a worker that dies is replaced, a
     worker whose application cannot start stops the server, and SIGTERM or SIGINT stops
     every worker gracefully. The metrics are shared through prometheus-client's
-    multiprocess directory (a fresh temporary one unless ``PROMETHEUS_MULTIPROC_DIR`` is
-    set), so ``/metrics`` counts every worker's requests whichever worker answers it.
+    multiprocess directory (a fresh temporary one, removed at the end, unless
+    ``PROMETHEUS_MULTIPROC_DIR`` is set: that one must be empty at the start, as
+    prometheus-client requires), so ``/metrics`` counts every worker's requests
+    whichever worker answers it.
 
     Args:
         app_factory: ``"module:function"``: a function of no arguments that returns the
             ASGI application, called in each worker (``qkeras serve`` passes its settings
             in ``environ``).
         workers: Worker processes (2 or more).
-        environ: Environment variables to set for the workers.
+        environ: Environment variables for the workers (set in this process's
+            environment, which they inherit).
         host: Interface to bind.
         port: TCP port.
         graceful_seconds: How long each worker lets requests in flight finish on shutdown.
