@@ -40,6 +40,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _serving(log: Path) -> int:
+    """Workers that have finished their startup, from the server's log."""
+    return log.read_text(errors="replace").count("qkeras.serve.app: serving ")
+
+
 def _serve(args: list[str], tmp_path: Path, **env) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / "stderr.log"
     environ = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", **env}
@@ -65,9 +70,8 @@ def test_workers_share_the_port_the_load_and_the_metrics(model_base, digit_model
         _wait(lambda: _get(f"{url}/v2/health/ready")[0] == 200, "a worker ready", 240, process)
         workers = _wait(lambda: len(_children(process.pid)) == 2 and _children(process.pid),
                         "two workers", 60, process)
-        # Both workers loaded the models before either counts as ready for this test.
-        _wait(lambda: len(list(metrics_dir.glob("gauge_mostrecent_*.db"))) == 2,
-              "both workers loaded", 240, process)
+        # Both workers serve (their startup done, so SIGTERM stops them gracefully).
+        _wait(lambda: _serving(log) == 2, "both workers serving", 240, process)
         rows = [x[i % len(x)][None].tolist() for i in range(64)]
         with ThreadPoolExecutor(16) as pool:  # a new connection per request
             replies = list(pool.map(lambda r: _post(f"{url}/v1/models/digits:predict",
@@ -94,8 +98,7 @@ def test_workers_share_the_port_the_load_and_the_metrics(model_base, digit_model
         workers = _wait(lambda: (len(found := _children(process.pid)) == 2
                                  and workers[0] not in found and found), "a new worker",
                         240, process)
-        _wait(lambda: len(list(metrics_dir.glob("gauge_mostrecent_*.db"))) == 3,
-              "the new worker loaded", 240, process)
+        _wait(lambda: _serving(log) == 3, "the new worker serving", 240, process)
         for row in rows[:8]:
             assert _post(f"{url}/v1/models/digits:predict", {"instances": row})[0] == 200
         process.send_signal(signal.SIGTERM)
