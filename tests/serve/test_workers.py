@@ -132,17 +132,15 @@ def test_workers_stop_when_their_supervisor_is_killed(model_base, tmp_path):
             process.kill()
 
 
-def test_a_worker_that_cannot_start_stops_the_server(tmp_path):
-    port = _free_port()
-    process, log = _serve(["--zoo", "no-such-model", "--port", str(port), "--workers", "2"],
-                          tmp_path)
-    try:
-        assert process.wait(240) == 3
-    finally:
-        if process.poll() is None:
-            process.kill()
-    text = log.read_text()
-    assert "no-such-model" in text and "could not start its application" in text, text[-2000:]
+def test_a_worker_that_cannot_start_stops_the_server(capfd, caplog):
+    # The supervisor runs here (pytest's main thread); its two workers are spawned
+    # processes whose application factory does not exist.
+    with caplog.at_level("ERROR", "qkeras.serve.server"):
+        assert run_workers("json:no_such_factory", 2, port=0) == 3
+    err = capfd.readouterr().err
+    assert "module 'json' has no attribute 'no_such_factory'" in err, err[-2000:]
+    assert "could not start its application" in caplog.text
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # its temporary one is removed
 
 
 def test_workers_refuse_a_port_in_use_before_starting():
