@@ -359,7 +359,8 @@ def _worker_main(app_factory: str, host: str, port: int, graceful_seconds: float
     try:
         app = getattr(importlib.import_module(module), name)()
     except Exception as err:  # noqa: BLE001  (any failure to build the app stops the server)
-        print(f"qkeras serve worker {os.getpid()}: {err}", file=sys.stderr, flush=True)
+        log.error("qkeras serve worker %d could not build its application: %s", os.getpid(),
+                  err)
         sys.exit(_STARTUP_FAILURE)
     sock = _reuse_port_socket(host, port)
     sock.listen(2048)
