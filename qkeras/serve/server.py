@@ -223,11 +223,11 @@ def run_workers(app_factory: str, workers: int, *, environ: Mapping[str, str] | 
     over the workers (with one socket shared by all, as ``uvicorn --workers`` does, the
     worker that wakes first takes a burst of connections). This process supervises: a
     worker that dies is replaced, a worker whose application cannot start stops the
-    server, and SIGTERM or SIGINT stops every worker gracefully. The metrics are shared through prometheus-client's
-    multiprocess directory (a fresh temporary one, removed at the end, unless
-    ``PROMETHEUS_MULTIPROC_DIR`` is set: that one must be empty at the start, as
-    prometheus-client requires), so ``/metrics`` counts every worker's requests
-    whichever worker answers it.
+    server, and SIGTERM or SIGINT stops every worker gracefully. The metrics are shared
+    through prometheus-client's multiprocess directory (a fresh temporary one, removed at
+    the end, unless ``PROMETHEUS_MULTIPROC_DIR`` is set: that one must be empty at the
+    start, as prometheus-client requires), so ``/metrics`` counts every worker's
+    requests whichever worker answers it.
 
     Args:
         app_factory: ``"module:function"``: a function of no arguments that returns the
