@@ -164,19 +164,28 @@ class _Server:
                 del self.batchers[key]
                 asyncio.get_running_loop().create_task(batcher.close())
 
-    async def predict(self, servable: Servable, sig: Signature, inputs: dict) -> dict:
+    def submit(self, servable: Servable, sig: Signature, inputs: dict) -> asyncio.Future:
+        """Starts one request's model call: queued for a batch, or run on the model
+        threads. Returns a future of its outputs, for a caller that awaits it or adds a
+        callback (the HTTP protocol's fast path)."""
         if self.options.batching:
-            return await self.batcher(servable, sig).submit(inputs)
+            return self.batcher(servable, sig).enqueue(inputs)
+        return asyncio.get_running_loop().run_in_executor(
+            self.executor, functools.partial(self._predict_alone, servable, sig, inputs))
+
+    def _predict_alone(self, servable: Servable, sig: Signature, inputs: dict) -> dict:
+        """One request's model call without batching (on a model thread)."""
         # An XLA-compiled model compiles once per row count: a request runs padded to the
         # allowed sizes, as a batch would, so that it never waits for a compile.
         rows = len(next(iter(inputs.values())))
         sizes = self.batch_sizes(servable) if servable.xla_compiled else None
         padded = pad_rows(inputs, rows, sizes) if sizes else inputs
-        loop = asyncio.get_running_loop()
-        out = await loop.run_in_executor(
-            self.executor, functools.partial(servable.predict, padded, sig.name))
+        out = servable.predict(padded, sig.name)
         self.metrics.observe_batch(servable.name, str(servable.version), rows)
         return out if padded is inputs else {k: v[:rows] for k, v in out.items()}
+
+    async def predict(self, servable: Servable, sig: Signature, inputs: dict) -> dict:
+        return await self.submit(servable, sig, inputs)
 
     async def close(self) -> None:
         await asyncio.gather(*(b.close() for b in self.batchers.values()))
@@ -200,8 +209,13 @@ def _parse_json(raw: bytes) -> object:
         raise ServingError(f"JSON Parse error: {err}") from err
 
 
-async def _predict_v1(server: _Server, scope: dict, rest: str, raw: bytes) -> dict:
-    """``POST /v1/models/{rest}`` with a ``:predict`` verb: the reply object."""
+def _start_predict_v1(server: _Server, scope: dict, rest: str, raw: bytes):
+    """``POST /v1/models/{rest}`` with a ``:predict`` verb, up to the model call:
+    ``(future of the outputs, reply(outputs) -> reply object)``.
+
+    Raises:
+        QKerasError: The request's fault (unknown model, bad JSON or tensors).
+    """
     repo = server.repository
     path = tfserving.parse_path(rest, "POST")
     _label(scope, None, "predict")
@@ -209,23 +223,39 @@ async def _predict_v1(server: _Server, scope: dict, rest: str, raw: bytes) -> di
     _label(scope, servable, "predict")
     kind, sig, inputs = tfserving.parse_predict(_parse_json(raw), servable,
                                                 max_rows=server.options.max_rows)
-    return tfserving.format_predict(kind, await server.predict(servable, sig, inputs))
+    return server.submit(servable, sig, inputs), functools.partial(tfserving.format_predict,
+                                                                   kind)
 
 
-async def _infer_v2(server: _Server, scope: dict, name: str, version: int | None,
-                    raw: bytes) -> dict:
-    """``POST /v2/models/{name}[/versions/{version}]/infer``: the reply object."""
+def _start_infer_v2(server: _Server, scope: dict, name: str, version: int | None, raw: bytes):
+    """``POST /v2/models/{name}[/versions/{version}]/infer`` up to the model call:
+    ``(future of the outputs, reply(outputs) -> reply object)``.
+
+    Raises:
+        QKerasError: The request's fault.
+    """
     _label(scope, None, "infer")
     servable = server.repository.get(name, version)
     _label(scope, servable, "infer")
     body = _parse_json(raw)
     sig, inputs, wanted = kserve.parse_infer(body, servable, max_rows=server.options.max_rows)
-    outputs = await server.predict(servable, sig, inputs)
-    reply = {"model_name": servable.name, "model_version": str(servable.version),
-             "outputs": [kserve.output_tensor(n, outputs[n]) for n in wanted or outputs]}
-    if isinstance(body, dict) and "id" in body:
-        reply["id"] = body["id"]
-    return reply
+    request_id = body["id"] if isinstance(body, dict) and "id" in body else None
+
+    def reply(outputs: dict) -> dict:
+        out = {"model_name": servable.name, "model_version": str(servable.version),
+               "outputs": [kserve.output_tensor(n, outputs[n]) for n in wanted or outputs]}
+        if request_id is not None:
+            out["id"] = request_id
+        return out
+
+    return server.submit(servable, sig, inputs), reply
+
+
+async def _answered(start, *args) -> dict:
+    """The reply object of a request started by ``start(*args)`` (one of the
+    ``_start_*`` functions), awaited: the ASGI routes' form."""
+    future, reply = start(*args)
+    return reply(await future)
 
 
 def _error_reply(err: QKerasError, method: str, path: str) -> tuple[int, bytes]:
@@ -278,7 +308,8 @@ def _tfserving_routes(app: FastAPI, server: _Server) -> None:
         if path.verb not in ("predict", "classify", "regress"):
             raise ServingError(f"Malformed request: POST /v1/models/{rest}")
         if path.verb == "predict":
-            return _json(await _predict_v1(server, request.scope, rest, await request.body()))
+            return _json(await _answered(_start_predict_v1, server, request.scope, rest,
+                                         await request.body()))
         servable = repo.get(path.name, path.version, path.label)
         _label(request, servable, path.verb)
         if path.verb == "classify":
@@ -323,7 +354,7 @@ def _kserve_routes(app: FastAPI, server: _Server) -> None:
         return _json({"name": name, "ready": True})
 
     async def infer(request: Request, name: str, version: int | None = None):
-        return _json(await _infer_v2(server, request.scope, name, version,
+        return _json(await _answered(_start_infer_v2, server, request.scope, name, version,
                                      await request.body()))
 
     for suffix in ("", "/versions/{version}"):
@@ -402,13 +433,14 @@ class ServeApp(FastAPI):
     ``:predict`` (TF Serving) and ``/infer`` (KServe v2) are the requests a server answers
     by the thousand, so they skip FastAPI's routing, dependency injection and middleware
     chain: :meth:`__call__` answers them straight from the ASGI scope with the same
-    functions the FastAPI routes call (:func:`_predict_v1`, :func:`_infer_v2`), and hands
-    every other request to FastAPI. Both kinds pass the :class:`~qkeras.serve.gate.Gate`
-    first (token check, body limit, metrics, access log). With CORS on, every request
-    takes the FastAPI path, where the CORS middleware is.
+    functions the FastAPI routes call (:func:`_start_predict_v1`, :func:`_start_infer_v2`),
+    and hands every other request to FastAPI. Both kinds pass the
+    :class:`~qkeras.serve.gate.Gate` first (token check, body limit, metrics, access log).
+    With CORS on, every request takes the FastAPI path, where the CORS middleware is.
 
     Under :class:`~qkeras.serve.protocol.HttpProtocol`, the HTTP protocol asks
-    :meth:`fast_route` first and answers such a request without the ASGI messages at all.
+    :meth:`fast_lane` first and answers such a request without ASGI, without a task of
+    its own and without awaiting: the model call's future calls back with the answer.
     """
 
     def _wire(self, server: _Server, gate_options: dict) -> None:
@@ -417,16 +449,17 @@ class ServeApp(FastAPI):
         self._lean = not server.options.cors_origins
         self._fast_path = self._lean and server.options.fast_path
         self._gate = Gate(self._dispatch, **gate_options)
+        self._routes: dict[bytes, tuple] = {}  # request target -> fast-lane route
 
     async def __call__(self, scope, receive, send) -> None:
         await self._gate(scope, receive, send)
 
     async def _dispatch(self, scope, receive, send) -> None:
-        handler = self._lean_handler(scope) if self._lean else None
-        if handler is None:
+        start = self._lean_handler(scope) if self._lean else None
+        if start is None:
             await super().__call__(scope, receive, send)
             return
-        status, body = await self._answer(scope, _read_then(handler, receive))
+        status, body = await self._answer(scope, _read_then(start, receive))
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_JSON_HEADERS, (b"content-length", b"%d" % len(body))]})
         await send({"type": "http.response.body", "body": body})
@@ -437,69 +470,135 @@ class ServeApp(FastAPI):
         handler; never raises for a request's fault."""
         try:
             return 200, _dumps(await reply)
-        except QKerasError as err:
-            return _error_reply(err, "POST", scope["path"])
-        except Exception:  # a fault of the server or the model: logged, never the body
-            log.exception("POST %s failed", scope["path"])
-            return 500, _dumps(tfserving.error_body(
-                "Internal error while running the model; see the server's log."))
+        except Exception as err:
+            return _fault_reply(err, scope["path"])
 
-    def fast_route(self, scope):
-        """``answer(raw_body) -> (status, json_body)`` for a request the HTTP protocol may
-        answer without ASGI, else ``None`` (then it goes through :meth:`__call__`).
+    def fast_lane(self, method: bytes, url: bytes, headers: list, client):
+        """``answer(raw_body, respond)`` for a request the HTTP protocol may answer
+        without ASGI, else ``None`` (then it goes through :meth:`__call__`).
 
-        Only a JSON inference request (see :meth:`_lean_handler`) with a declared
-        ``Content-Length`` that the :class:`~qkeras.serve.gate.Gate` would let in, and no
-        proxy headers (uvicorn's proxy middleware rewrites the client address from them),
-        is answered this way. The answer passes the same Gate bookkeeping: the in-flight
-        count, the metrics and the access log.
+        Only a JSON inference request (see :meth:`_lean_handler`) on a plain path (no
+        query string or escapes), with a declared ``Content-Length`` that the
+        :class:`~qkeras.serve.gate.Gate` would let in, and no proxy headers (uvicorn's
+        proxy middleware rewrites the client address from them), is answered this way.
+        ``answer`` parses the body and starts the model call at once; ``respond(status,
+        json_body)`` is called exactly once, when the answer is ready (at once for a
+        request's fault). The answer passes the same Gate bookkeeping as every request:
+        the in-flight count, the metrics and the access log.
+
+        Args:
+            method: The request method, as the HTTP parser gives it.
+            url: The request target.
+            headers: ``(lower-case name, value)`` pairs.
+            client: The client's ``(host, port)``, or ``None``.
 
         Example:
+            >>> import asyncio
             >>> from qkeras import keras
             >>> from qkeras.serve import ModelRepository, Servable
-            >>> model = keras.Sequential([keras.Input((2,), name="x"), keras.layers.Dense(1)])
+            >>> model = keras.Sequential([keras.Input((2,), name="x"),
+            ...                           keras.layers.Dense(1, name="y",
+            ...                                              kernel_initializer="ones")])
             >>> repo = ModelRepository()
             >>> repo.add(Servable.from_keras(model, "m"))
             >>> app = create_app(repo)
-            >>> scope = {"type": "http", "method": "POST", "path": "/v1/models/m:predict",
-            ...          "headers": [(b"content-length", b"24")]}
-            >>> app.fast_route(scope) is not None, app.fast_route({**scope, "headers": []})
-            (True, None)
+            >>> headers = [(b"content-length", b"24")]
+            >>> app.fast_lane(b"GET", b"/v1/models/m", headers, None) is None
+            True
+            >>> answer = app.fast_lane(b"POST", b"/v1/models/m:predict", headers, None)
+            >>> async def main():
+            ...     done = asyncio.get_running_loop().create_future()
+            ...     answer(b'{"instances": [[1, 2]]}', lambda *reply: done.set_result(reply))
+            ...     return await done
+            >>> asyncio.run(main())
+            (200, b'{"predictions":[[3.0]]}')
         """
-        handler = self._lean_handler(scope) if self._fast_path else None
-        if handler is None:
+        if method != b"POST" or not self._fast_path:
             return None
-        declared = False
-        for name, _ in scope["headers"]:
+        route = self._routes.get(url)
+        if route is None:
+            path = url.decode("latin-1")
+            route = self._route(path) if b"?" not in url and b"%" not in url else ()
+            if len(self._routes) < 1024:  # the paths a server sees are few; junk is not kept
+                self._routes[url] = route
+        if not route:
+            return None
+        length = None
+        for name, value in headers:
             if name == b"content-length":
-                declared = True
+                length = value
             elif name in _PROXY_HEADERS:
                 return None
-        if not declared or self._gate.refusal(scope) is not None:
+        gate = self._gate
+        if length is None or not length.isdigit() or int(length) > gate.max_body_bytes:
+            return None  # the ASGI path answers it (411 or 413) as it answers all others
+        scope = {"type": "http", "method": "POST", "path": route[0], "headers": headers,
+                 "client": client}
+        if gate.tokens is not None and gate.refusal(scope) is not None:
             return None
-        return functools.partial(self._fast, handler, scope)
+        return functools.partial(self._fast, route, scope)
 
-    async def _fast(self, handler, scope, raw: bytes) -> tuple[int, bytes]:
-        return await self._gate.answered(scope, self._answer(scope, handler(raw)), len(raw))
+    def _fast(self, route, scope, raw: bytes, respond) -> None:
+        """Starts a fast-lane answer; see :meth:`fast_lane`."""
+        done = self._gate.track(scope, len(raw), respond)
+        try:
+            future, reply = route[1](self._server, scope, *route[2:], raw)
+        except Exception as err:
+            done(*_fault_reply(err, scope["path"]))
+            return
 
-    def _lean_handler(self, scope):
-        """``handler(raw_body) -> reply`` for a JSON inference request, else ``None``."""
-        if scope["type"] != "http" or scope["method"] != "POST":
-            return None
-        path = scope["path"]
+        def finish(result: asyncio.Future) -> None:
+            try:
+                body = _dumps(reply(result.result()))
+            except BaseException as err:  # a cancelled call too: the request still answers
+                done(*_fault_reply(err, scope["path"]))
+            else:
+                done(200, body)
+
+        future.add_done_callback(finish)
+
+    @staticmethod
+    def _route(path: str) -> tuple:
+        """``(path, start, *args)`` of a JSON inference path, where ``start(server, scope,
+        *args, raw_body)`` is :func:`_start_predict_v1` or :func:`_start_infer_v2`; ``()``
+        for any other path."""
         if path.startswith("/v1/models/") and path.endswith(":predict"):
-            return functools.partial(_predict_v1, self._server, scope,
-                                     path[len("/v1/models/"):])
+            return path, _start_predict_v1, path[len("/v1/models/"):]
         match = _V2_INFER.match(path) if path.startswith("/v2/models/") else None
         if match is None:
-            return None
+            return ()
         version = int(match["version"]) if match["version"] else None
-        return functools.partial(_infer_v2, self._server, scope, match["name"], version)
+        return path, _start_infer_v2, match["name"], version
+
+    def _lean_handler(self, scope):
+        """``start(raw_body) -> (future, reply)`` for a JSON inference request, else
+        ``None``."""
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return None
+        route = self._route(scope["path"])
+        if not route:
+            return None
+        return functools.partial(route[1], self._server, scope, *route[2:])
 
 
-async def _read_then(handler, receive):
-    """``handler``'s reply to the request body read from ``receive``."""
-    return await handler(await _read(receive))
+def _fault_reply(err: BaseException, path: str) -> tuple[int, bytes]:
+    """Status and JSON body for what stopped a lean request: a request's fault (4xx), or
+    a fault of the server or the model (500, logged, never with the body)."""
+    if isinstance(err, QKerasError):
+        return _error_reply(err, "POST", path)
+    if not isinstance(err, Exception):  # a cancelled model call: the server is stopping
+        err = ServingError("The server is shutting down; retry on another replica.",
+                           "UNAVAILABLE")
+        return _error_reply(err, "POST", path)
+    log.error("POST %s failed", path, exc_info=err)
+    return 500, _dumps(tfserving.error_body(
+        "Internal error while running the model; see the server's log."))
+
+
+async def _read_then(start, receive):
+    """The reply object of the lean request ``start`` for the body read from
+    ``receive``."""
+    return await _answered(start, await _read(receive))
 
 
 async def _read(receive) -> bytes:

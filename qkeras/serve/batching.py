@@ -179,6 +179,18 @@ class MicroBatcher:
         Raises:
             ServingError: ``UNAVAILABLE`` after :meth:`close`; or the model's error.
         """
+        return await self.enqueue(inputs)
+
+    def enqueue(self, inputs: Inputs) -> asyncio.Future:
+        """Queues one request without waiting: :meth:`submit` for callers that take a
+        callback (the HTTP protocol's fast path) instead of awaiting.
+
+        Returns:
+            A future of the request's outputs (its rows only), or of the model's error.
+
+        Raises:
+            ServingError: ``UNAVAILABLE`` after :meth:`close`.
+        """
         if self._closed:
             raise ServingError("The server is shutting down; retry on another replica.",
                                "UNAVAILABLE")
@@ -191,7 +203,7 @@ class MicroBatcher:
         self._rows += rows
         if not self._collecting or self._ready():
             self._wake()
-        return await future
+        return future
 
     def _ready(self) -> bool:
         """Whether to stop waiting: the batch is full, every request the server is handling

@@ -115,19 +115,31 @@ class Gate:
             self.counter[0] -= 1
             self.record(scope, state["status"], state["bytes"], time.perf_counter() - start)
 
-    async def answered(self, scope, reply, bytes_in: int) -> tuple[int, bytes]:
-        """Awaits ``reply``, an awaitable ``(status, body)``, counted in flight, and records
-        it: the bookkeeping of :meth:`__call__` for an answer written without ASGI (the
-        protocol's fast path, :meth:`qkeras.serve.app.ServeApp.fast_route`)."""
+    def track(self, scope, bytes_in: int, respond):
+        """Counts a request in flight and returns ``done(status, body)``, which records it
+        and passes the answer on to ``respond``: the bookkeeping of :meth:`__call__` for
+        an answer written without ASGI (the protocol's fast lane,
+        :meth:`qkeras.serve.app.ServeApp.fast_lane`). Call ``done`` exactly once.
+
+        Example:
+            >>> gate = Gate(app=None, metrics=None, max_body_bytes=10)
+            >>> done = gate.track({"path": "/v1/models/m:predict"}, 2, print)
+            >>> gate.counter
+            [1]
+            >>> done(200, b"{}")
+            200 b'{}'
+            >>> gate.counter
+            [0]
+        """
         start = time.perf_counter()
         self.counter[0] += 1
-        status = 500
-        try:
-            status, body = await reply
-            return status, body
-        finally:
+
+        def done(status: int, body: bytes) -> None:
             self.counter[0] -= 1
             self.record(scope, status, bytes_in, time.perf_counter() - start)
+            respond(status, body)
+
+        return done
 
     def record(self, scope, status: int, bytes_in: int, seconds: float) -> None:
         """Counts an answered request in the metrics and writes its access-log line."""

@@ -14,15 +14,18 @@ aiohttp made the same change for its server (aio-libs/aiohttp#10991); uvicorn ha
 option for it, so :class:`HttpProtocol` wraps the connection's transport in
 ``connection_made`` and changes nothing else.
 
-The fast path: for a request the application's ``fast_route(scope)`` accepts (in
-``qkeras serve``, a JSON ``:predict`` or ``/infer`` request, see
-:meth:`qkeras.serve.app.ServeApp.fast_route`), :class:`HttpProtocol` runs the answer
-coroutine itself and writes the response, instead of running the application through
-ASGI's message dicts, ``receive`` and ``send``. Everything else about the request stays
-uvicorn's: its parser, its request cycle (pipelined requests wait their turn, a graceful
-shutdown waits for the task and closes the connection after the answer, a client that
-goes away is noticed), keep-alive, ``Expect: 100-continue``, its default headers and the
-concurrency limit. A request the application does not accept takes the ASGI path.
+The fast path: for a request the application's ``fast_lane`` accepts (in ``qkeras
+serve``, a JSON ``:predict`` or ``/infer`` request, see
+:meth:`qkeras.serve.app.ServeApp.fast_lane`), :class:`HttpProtocol` hands the body to the
+application as soon as it is read, and writes the answer when the application calls back
+with it, instead of running the application through ASGI's scope and message dicts,
+``receive`` and ``send``, in a task of its own. That halves the event loop's Python work
+per request, which is what a micro-batching server spends its time on (``python
+scripts/bench/serve.py``). Everything else about the request stays uvicorn's: its parser,
+its request-cycle rules (pipelined requests are answered in order, a graceful shutdown
+closes the connection after the answer in progress, a client that goes away gets nothing
+written), keep-alive, ``Expect: 100-continue``, its default headers and its response
+counter. A request the application does not accept takes the ASGI path.
 
 See :class:`CoalescingTransport` and :class:`HttpProtocol` for examples.
 """
@@ -30,7 +33,7 @@ See :class:`CoalescingTransport` and :class:`HttpProtocol` for examples.
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import functools
 import logging
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -92,6 +95,14 @@ class CoalescingTransport:
         self._held.append(data if isinstance(data, bytes) else bytes(data))
         self._size += len(data)
 
+    def write_now(self, data: bytes) -> None:
+        """Sends ``data`` at once if nothing is held (one answer in one write needs no
+        joining), else holds it behind what is."""
+        if self._held:
+            self.write(data)
+        elif data:
+            self._transport.write(data)
+
     def writelines(self, list_of_data) -> None:
         """Holds every buffer of ``list_of_data``, in order."""
         for data in list_of_data:
@@ -136,14 +147,46 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+class _FastCycle:
+    """The state of one request on the fast lane, in the place of uvicorn's
+    ``RequestResponseCycle`` (whose attributes the protocol's pipelining, shutdown and
+    disconnect handling read)."""
+
+    __slots__ = ("answer", "body", "keep_alive", "complete", "started", "response_complete",
+                 "disconnected", "path", "expect_100_continue")
+
+    class _NoEvent:
+        @staticmethod
+        def set() -> None:
+            """Nothing waits on a fast request's messages."""
+
+    message_event = _NoEvent()
+
+    def __init__(self, answer, keep_alive: bool, path: bytes, expect_100_continue: bool,
+                 ) -> None:
+        self.answer, self.keep_alive, self.path = answer, keep_alive, path
+        self.expect_100_continue = expect_100_continue
+        self.body: list[bytes] = []
+        self.complete = self.started = self.response_complete = self.disconnected = False
+
+
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's ``httptools`` protocol on a :class:`CoalescingTransport`, with a fast path.
+    """uvicorn's ``httptools`` protocol on a :class:`CoalescingTransport`, with a fast lane.
 
     Pass the class as ``uvicorn.Config(http=HttpProtocol)``; :func:`qkeras.serve.server.run`
-    does. If the application (``config.app``) has a ``fast_route(scope)`` method, each
-    request is offered to it once its headers are read: a returned coroutine function,
-    called with the whole body, gives ``(status, json_body)``, which is sent as an
-    ``application/json`` response. ``None`` sends the request through ASGI as usual.
+    does. If the application (``config.app``) has a ``fast_lane(method, url, headers,
+    client)`` method, each request is offered to it once its headers are read. A returned
+    ``answer(raw_body, respond)`` is called with the whole body and calls ``respond(status,
+    json_body)`` when the answer is ready, which is sent as an ``application/json``
+    response (a client that sent ``Expect: 100-continue`` is asked for the body first).
+    ``None`` (and any upgrade request) sends the request through ASGI as usual.
+
+    A fast request costs neither an ASGI scope, a request cycle nor a task: the parser's
+    callbacks start the answer, the model call's future writes it. uvicorn's
+    request-cycle rules hold for both kinds alike: pipelined requests are answered in
+    order, a graceful shutdown closes the connection after the answer in progress, a
+    client that goes away gets nothing written, and keep-alive, default headers and the
+    response counter are uvicorn's.
 
     Example:
         >>> import uvicorn
@@ -155,64 +198,109 @@ class HttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.transport = CoalescingTransport(transport, self.loop)
-        self._fast_route = getattr(self.config.app, "fast_route", None)
+        self._lane = getattr(self.config.app, "fast_lane", None)
+        self._defaults: list | None = None  # the default headers of _default_head
+        self._default_head = b""
+
+    def on_message_begin(self) -> None:
+        if self._lane is None:
+            super().on_message_begin()
+            return
+        # The scope is built only for a request that takes the ASGI path (_to_asgi).
+        self._unset_keepalive_if_required()  # a request follows in the same read
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        answer = None
+        if self._lane is not None and not parser.should_upgrade():
+            answer = self._lane(parser.get_method(), self.url, self.headers, self.client)
+        if answer is None:
+            self._to_asgi()
+            return
+        keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
+        cycle = _FastCycle(answer, keep_alive, self.url, self.expect_100_continue)
+        existing, self.cycle = self.cycle, cycle  # type: ignore[assignment]
+        if existing is None or existing.response_complete:
+            self._start_fast(cycle)
+        else:  # pipelined: it starts when the answer before it is sent
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, None))  # type: ignore[arg-type]
+
+    def _to_asgi(self) -> None:
+        """Hands the request whose headers were just read to uvicorn's ASGI handling."""
+        if self._lane is not None:  # build the scope on_message_begin skipped
+            url, headers, expect = self.url, self.headers, self.expect_100_continue
+            super().on_message_begin()
+            self.url, self.headers, self.expect_100_continue = url, headers, expect
+            self.scope["headers"] = headers
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if type(cycle) is _FastCycle:
+            cycle.body.append(body)  # the Gate let in its declared length, no more
+        else:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        cycle = self.cycle
+        if type(cycle) is _FastCycle:
+            cycle.complete = True
+            if cycle.started:
+                self._answer_fast(cycle)
+        else:
+            super().on_message_complete()
 
     def _start_asgi_task(self, cycle, app) -> None:
-        """Starts the request's task: the fast answer if the application takes the request,
-        else uvicorn's ASGI run (also for the 503 of uvicorn's concurrency limit)."""
-        answer = (self._fast_route(cycle.scope)
-                  if self._fast_route is not None and app is self.app else None)
-        if answer is None:
-            super()._start_asgi_task(cycle, app)
+        """Starts a request the pipeline held back: a fast one once its body is in."""
+        if type(cycle) is _FastCycle:
+            self._start_fast(cycle)
+            if cycle.complete:
+                self._answer_fast(cycle)
             return
-        coroutine = self._run_fast(cycle, answer)
-        if self.config.reset_contextvars:  # as uvicorn does (python/cpython#140947)
-            task = self.loop.create_task(coroutine, context=contextvars.Context())
-        else:
-            task = self.loop.create_task(coroutine)
-        task.add_done_callback(self.tasks.discard)
-        self.tasks.add(task)
+        super()._start_asgi_task(cycle, app)
 
-    async def _run_fast(self, cycle, answer) -> None:
-        """Reads the whole body as ``receive`` does, answers, and ends the cycle as ``send``
-        does; an error of ``answer`` itself is a 500 and closes the connection, as in
-        uvicorn's ``run_asgi``."""
+    def _start_fast(self, cycle: _FastCycle) -> None:
+        """Lets a fast request be answered once its body is in, asking a client that
+        waits for it (``Expect: 100-continue``) for the body."""
+        cycle.started = True
+        if cycle.expect_100_continue and not cycle.complete:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _answer_fast(self, cycle: _FastCycle) -> None:
+        """Starts the application's answer to a fast request; an error of the fast lane
+        itself is a 500 and closes the connection, as uvicorn does for the ASGI path."""
         try:
-            if cycle.waiting_for_100_continue and not self.transport.is_closing():
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                cycle.waiting_for_100_continue = False
-            while cycle.more_body and not cycle.disconnected:
-                self.flow.resume_reading()
-                await cycle.message_event.wait()
-                cycle.message_event.clear()
-            if cycle.disconnected:
-                return
-            status, body = await answer(bytes(cycle.body))
-            if self.flow.write_paused and not cycle.disconnected:
-                await self.flow.drain()
-            if cycle.disconnected:
-                return
-            cycle.response_started = True
-            head = [STATUS_LINE[status]]
-            head.extend(b"%s: %s\r\n" % header for header in cycle.default_headers)
-            head.append(_JSON_HEAD % len(body))
-            if not cycle.keep_alive:
-                head.append(b"connection: close\r\n")
-            head.append(b"\r\n")
-            head.append(body)
-            self.transport.write(b"".join(head))
-            cycle.response_complete = True
-            cycle.message_event.set()
-            if not cycle.keep_alive:
-                self.transport.close()
-            cycle.on_response()
-        except asyncio.CancelledError:  # a forced shutdown
-            self.transport.close()
-            raise
+            cycle.answer(b"".join(cycle.body), functools.partial(self._respond, cycle))
         except Exception:
-            log.exception("Exception in the fast path of %s", cycle.scope.get("path"))
-            if not cycle.response_started and not cycle.disconnected:
+            log.exception("Exception in the fast path of %s", cycle.path.decode("latin-1"))
+            cycle.response_complete = True
+            if not cycle.disconnected:
                 self.transport.write(_INTERNAL_ERROR)
             self.transport.close()
-        finally:
-            cycle.on_response = lambda: None
+
+    def _respond(self, cycle: _FastCycle, status: int, body: bytes) -> None:
+        """Sends a fast request's answer and ends its cycle, as uvicorn's ``send`` does."""
+        if cycle.disconnected or cycle.response_complete:
+            return
+        defaults = self.server_state.default_headers  # uvicorn renews it every second
+        if defaults is not self._defaults:
+            self._defaults = defaults
+            self._default_head = b"".join(b"%s: %s\r\n" % header for header in defaults)
+        self.transport.write_now(b"".join((
+            STATUS_LINE[status], self._default_head, _JSON_HEAD % len(body),
+            b"\r\n" if cycle.keep_alive else b"connection: close\r\n\r\n", body)))
+        cycle.response_complete = True
+        if not cycle.keep_alive:
+            self.transport.close()
+        if self.flow.write_paused:  # the client reads slowly: next request after a drain
+            self.loop.create_task(self._after_drain())
+        else:
+            self.on_response_complete()
+
+    async def _after_drain(self) -> None:
+        await self.flow.drain()
+        self.on_response_complete()

@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -52,11 +54,16 @@ class ModelPath(NamedTuple):
     verb: str | None
 
 
+@functools.lru_cache(maxsize=1024)  # a server sees the same few paths again and again
 def parse_path(rest: str, method: str = "POST") -> ModelPath:
     """Parses what follows ``/v1/models/``; ``verb`` is ``"metadata"`` for ``.../metadata``.
 
     Raises:
         ServingError: TF Serving's "Malformed request" for anything else.
+
+    Example:
+        >>> parse_path("mnist/versions/2:predict")
+        ModelPath(name='mnist', version=2, label=None, verb='predict')
     """
     match = _PATH.match(rest)
     if not match:
@@ -94,7 +101,10 @@ def to_array(value, info, what: str) -> np.ndarray:
                                           for w, g in zip(want, array.shape)):
             expected = [-1 if w is None else w for w in want]
             raise ServingError(f"{what}: expects shape {expected}; got {list(array.shape)}.")
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
+    # A finite sum means finite values (NaN and infinities carry into it); a sum that
+    # overflowed gets the full check.
+    if array.dtype.kind == "f" and not math.isfinite(np.add.reduce(array, axis=None)) \
+            and not np.isfinite(array).all():
         raise ServingError(f"{what}: contains NaN or infinite values.")
     return array
 

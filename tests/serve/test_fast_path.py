@@ -31,13 +31,13 @@ from .test_lean_path import _requests
 def fast_calls(monkeypatch):
     """Counts the requests answered by the fast path."""
     calls = []
-    original = protocol_module.HttpProtocol._run_fast
+    original = protocol_module.HttpProtocol._answer_fast
 
-    async def counted(self, cycle, answer):
-        calls.append(cycle.scope["path"])
-        await original(self, cycle, answer)
+    def counted(self, cycle):
+        calls.append(cycle.path.decode())
+        original(self, cycle)
 
-    monkeypatch.setattr(protocol_module.HttpProtocol, "_run_fast", counted)
+    monkeypatch.setattr(protocol_module.HttpProtocol, "_answer_fast", counted)
     return calls
 
 
@@ -230,7 +230,7 @@ def test_an_error_of_the_fast_path_itself_is_a_500_and_closes(model_base, digit_
                                                               monkeypatch, caplog):
     from qkeras.serve.app import ServeApp
 
-    async def broken(self, handler, scope, raw):
+    def broken(self, start, scope, raw, respond):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(ServeApp, "_fast", broken)
