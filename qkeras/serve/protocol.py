@@ -201,6 +201,7 @@ class HttpProtocol(HttpToolsProtocol):
         self._lane = getattr(self.config.app, "fast_lane", None)
         self._defaults: list | None = None  # the default headers of _default_head
         self._default_head = b""
+        self._idle_since: float | None = None  # since when no request is in progress
 
     def on_message_begin(self) -> None:
         if self._lane is None:
@@ -300,6 +301,44 @@ class HttpProtocol(HttpToolsProtocol):
             self.loop.create_task(self._after_drain())
         else:
             self.on_response_complete()
+
+    # Keep-alive: uvicorn arms a timer after every answer and cancels it at every read,
+    # two libuv timer operations per request. Here one timer stays armed while the
+    # connection lives and, when it fires, closes the connection only if it has been idle
+    # (no request since its last answer) for the whole timeout, else waits out the rest.
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None  # a request is coming in: not idle
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:  # start the pipelined request next in line
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
+                                                                self._keep_alive_due)
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self._idle_since is None or self.transport.is_closing():
+            return  # busy: the answer in progress arms the timer again
+        left = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
+        else:
+            self.timeout_keep_alive_handler()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     async def _after_drain(self) -> None:
         await self.flow.drain()

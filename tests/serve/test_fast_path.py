@@ -42,12 +42,14 @@ def fast_calls(monkeypatch):
 
 
 @contextlib.contextmanager
-def _serving(model_base, **options):
+def _serving(model_base, keep_alive: float | None = None, **options):
     """A running server on a free port: yields ``(port, app)``."""
     repo = ModelRepository(model_base, poll_seconds=0)
     repo.scan()
     app = create_app(repo, ServeOptions(**options))
     server = make_server(app, port=0, graceful_seconds=10)
+    if keep_alive is not None:
+        server.config.timeout_keep_alive = keep_alive
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -193,6 +195,8 @@ def test_requests_the_fast_path_declines_take_the_asgi_path(model_base, digit_mo
         sock.sendall(_request("POST", "/v1/models/digits:predict", row,
                               {**auth, "x-forwarded-for": "10.0.0.7"}))
         assert reader.response()[0] == 200
+        sock.sendall(_request("POST", "/v1/models/digits:predict?trace=1", row, auth))
+        assert reader.response()[0] == 200
         assert fast_calls == []
         sock.sendall(_request("POST", "/v1/models/digits:predict", row, auth))
         assert reader.response()[0] == 200
@@ -270,3 +274,23 @@ def test_no_fast_path_sends_inference_through_asgi(model_base, digit_model, fast
         sock.sendall(_request("POST", "/v1/models/digits:predict", row))
         status, _, body = _Reader(sock).response()
     assert status == 200 and "predictions" in json.loads(body) and fast_calls == []
+
+
+@pytest.mark.parametrize("path", ["/v1/models/digits:predict", "/v1/models/digits"])
+def test_an_idle_connection_closes_a_keep_alive_timeout_after_its_last_answer(
+        model_base, digit_model, path):
+    row = json.dumps({"instances": digit_model[1][:1].tolist()}).encode()
+    method, body = ("POST", row) if path.endswith(":predict") else ("GET", b"")
+    with _serving(model_base, keep_alive=0.6) as (port, _), _connect(port) as sock:
+        reader = _Reader(sock)
+        for _ in range(3):  # each request comes 0.4 s after the answer before it
+            sock.sendall(_request(method, path, body))
+            assert reader.response()[0] == 200
+            answered = time.monotonic()
+            time.sleep(0.4)
+        # Still open 1.2 s after the first answer: the timeout counts from the last one.
+        sock.sendall(_request(method, path, body))
+        assert reader.response()[0] == 200
+        answered = time.monotonic()
+        assert reader.closed()
+        assert 0.5 <= time.monotonic() - answered < 3
