@@ -72,7 +72,7 @@ class ServeOptions:
             serves (at start and on hot reload), so that no request waits for XLA (with
             or without batching: a request is then padded to the allowed sizes too).
         fast_path: Let the HTTP protocol answer JSON inference itself, without ASGI (see
-            :meth:`ServeApp.fast_route`); off, it goes through ASGI like every request.
+            :meth:`ServeApp.fast_lane`); off, it goes through ASGI like every request.
         handoff: Give each batcher a model thread of its own and have the event loop
             wait until that thread has taken each batch, so that the model starts at once
             instead of when the thread next gets the GIL (see
