@@ -285,8 +285,8 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _respond(self, cycle: _FastCycle, status: int, body: bytes) -> None:
         """Sends a fast request's answer and ends its cycle, as uvicorn's ``send`` does."""
-        if cycle.disconnected or cycle.response_complete:
-            return
+        if cycle.disconnected or cycle.response_complete or self.transport.is_closing():
+            return  # the client left (an answer pipelined behind another one, too)
         defaults = self.server_state.default_headers  # uvicorn renews it every second
         if defaults is not self._defaults:
             self._defaults = defaults

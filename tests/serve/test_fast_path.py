@@ -42,14 +42,18 @@ def fast_calls(monkeypatch):
 
 
 @contextlib.contextmanager
-def _serving(model_base, keep_alive: float | None = None, **options):
-    """A running server on a free port: yields ``(port, app)``."""
+def _serving(model_base, keep_alive: float | None = None, servers: list | None = None,
+             **options):
+    """A running server on a free port: yields ``(port, app)`` (and appends the uvicorn
+    server to ``servers``)."""
     repo = ModelRepository(model_base, poll_seconds=0)
     repo.scan()
     app = create_app(repo, ServeOptions(**options))
     server = make_server(app, port=0, graceful_seconds=10)
     if keep_alive is not None:
         server.config.timeout_keep_alive = keep_alive
+    if servers is not None:
+        servers.append(server)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -294,3 +298,27 @@ def test_an_idle_connection_closes_a_keep_alive_timeout_after_its_last_answer(
         answered = time.monotonic()
         assert reader.closed()
         assert 0.5 <= time.monotonic() - answered < 3
+
+
+def test_a_graceful_shutdown_answers_the_fast_request_in_flight_then_closes(
+        model_base, digit_model, monkeypatch, fast_calls):
+    from qkeras.serve.servable import Servable
+
+    predict = Servable.predict
+
+    def slow(self, *args, **kwargs):
+        time.sleep(0.5)  # still running when the shutdown starts
+        return predict(self, *args, **kwargs)
+
+    monkeypatch.setattr(Servable, "predict", slow)
+    row = json.dumps({"instances": digit_model[1][:1].tolist()}).encode()
+    servers = []
+    with _serving(model_base, servers=servers) as (port, _), _connect(port) as sock:
+        reader = _Reader(sock)
+        sock.sendall(_request("POST", "/v1/models/digits:predict", row))
+        time.sleep(0.2)
+        servers[0].should_exit = True
+        status, headers, body = reader.response()
+        assert status == 200 and json.loads(body)["predictions"]
+        assert headers["connection"] == "close" and reader.closed()
+    assert fast_calls == ["/v1/models/digits:predict"]
