@@ -190,6 +190,17 @@ class MicroBatcher:
 
         Raises:
             ServingError: ``UNAVAILABLE`` after :meth:`close`.
+
+        Example:
+            >>> import asyncio, numpy as np
+            >>> async def main():
+            ...     batcher = MicroBatcher(lambda inputs: {"y": inputs["x"] + 1})
+            ...     future = batcher.enqueue({"x": np.zeros((1, 2))})
+            ...     future.add_done_callback(lambda f: print(f.result()["y"]))
+            ...     await future
+            ...     await batcher.close()
+            >>> asyncio.run(main())
+            [[1. 1.]]
         """
         if self._closed:
             raise ServingError("The server is shutting down; retry on another replica.",

@@ -19,8 +19,8 @@ serve``, a JSON ``:predict`` or ``/infer`` request, see
 :meth:`qkeras.serve.app.ServeApp.fast_lane`), :class:`HttpProtocol` hands the body to the
 application as soon as it is read, and writes the answer when the application calls back
 with it, instead of running the application through ASGI's scope and message dicts,
-``receive`` and ``send``, in a task of its own. That halves the event loop's Python work
-per request, which is what a micro-batching server spends its time on (``python
+``receive`` and ``send``, in a task of its own: the event loop's work per request is
+what a micro-batching server spends its time on (the "loop us" column of ``python
 scripts/bench/serve.py``). Everything else about the request stays uvicorn's: its parser,
 its request-cycle rules (pipelined requests are answered in order, a graceful shutdown
 closes the connection after the answer in progress, a client that goes away gets nothing
@@ -97,7 +97,17 @@ class CoalescingTransport:
 
     def write_now(self, data: bytes) -> None:
         """Sends ``data`` at once if nothing is held (one answer in one write needs no
-        joining), else holds it behind what is."""
+        joining), else holds it behind what is.
+
+        Example:
+            >>> class Transport:
+            ...     writes = []
+            ...     def write(self, data): self.writes.append(data)
+            >>> wrapped = CoalescingTransport(Transport(), loop=None)
+            >>> wrapped.write_now(b"answer")
+            >>> Transport.writes
+            [b'answer']
+        """
         if self._held:
             self.write(data)
         elif data:
