@@ -517,8 +517,8 @@ class ServeApp(FastAPI):
             return None
         route = self._routes.get(url)
         if route is None:
-            path = url.decode("latin-1")
-            route = self._route(path) if b"?" not in url and b"%" not in url else ()
+            plain = b"?" not in url and b"%" not in url
+            route = self._route(url.decode("latin-1")) if plain else ()
             if len(self._routes) < 1024:  # the paths a server sees are few; junk is not kept
                 self._routes[url] = route
         if not route:
