@@ -22,8 +22,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/qkeras demo
 
+# Test processes (pytest-xdist): one per CPU core by default; TEST_WORKERS=0 runs in one.
+TEST_WORKERS ?= auto
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -rs --cov=qkeras --cov-report=term --cov-fail-under=90
+	$(BIN)/python -m pytest -rs -n $(TEST_WORKERS) --cov=qkeras --cov-report=term --cov-fail-under=90
 
 lint: $(STAMP)
 	$(BIN)/ruff check qkeras tests scripts examples
