@@ -218,7 +218,7 @@ def _start_predict_v1(server: _Server, scope: dict, rest: str, raw: bytes):
     """
     repo = server.repository
     path = tfserving.parse_path(rest, "POST")
-    _label(scope, None, "predict")
+    scope[LABELS_KEY] = ("", "", "predict")  # until the model is known
     servable = repo.get(path.name, path.version, path.label)
     _label(scope, servable, "predict")
     kind, sig, inputs = tfserving.parse_predict(_parse_json(raw), servable,
@@ -234,7 +234,7 @@ def _start_infer_v2(server: _Server, scope: dict, name: str, version: int | None
     Raises:
         QKerasError: The request's fault.
     """
-    _label(scope, None, "infer")
+    scope[LABELS_KEY] = ("", "", "infer")  # until the model is known
     servable = server.repository.get(name, version)
     _label(scope, servable, "infer")
     body = _parse_json(raw)

@@ -134,6 +134,11 @@ class CoalescingTransport:
             for data in held:
                 self._transport.write(data)
 
+    def is_closing(self) -> bool:
+        """The transport's own ``is_closing`` (asked twice per answer, so not through
+        ``__getattr__``)."""
+        return self._transport.is_closing()
+
     def get_write_buffer_size(self) -> int:
         """Bytes held here plus the transport's own buffer."""
         return self._size + self._transport.get_write_buffer_size()

@@ -88,6 +88,16 @@ def to_array(value, info, what: str) -> np.ndarray:
 
     Raises:
         ServingError: Ragged lists, wrong types, a wrong shape or non-finite values.
+
+    Example:
+        >>> from qkeras.serve.servable import TensorInfo
+        >>> info = TensorInfo("x", np.dtype("float32"), (None, 2))
+        >>> to_array([[1, 2]], info, "x")
+        array([[1., 2.]], dtype=float32)
+        >>> to_array([[1, 2, 3]], info, "x")
+        Traceback (most recent call last):
+        ...
+        qkeras.errors.ServingError: x: expects shape [-1, 2]; got [1, 3].
     """
     try:
         array = np.asarray(value, dtype=info.dtype)
@@ -95,18 +105,34 @@ def to_array(value, info, what: str) -> np.ndarray:
         raise ServingError(f"{what}: cannot read the value as a dense {info.dtype.name} "
                            f"tensor ({str(err).splitlines()[0]}); send numbers in nested "
                            "lists of equal length.") from err
-    if info.shape is not None:
-        want = list(info.shape)
-        if array.ndim != len(want) or any(w is not None and w != g
-                                          for w, g in zip(want, array.shape)):
-            expected = [-1 if w is None else w for w in want]
-            raise ServingError(f"{what}: expects shape {expected}; got {list(array.shape)}.")
-    # A finite sum means finite values (NaN and infinities carry into it); a sum that
-    # overflowed gets the full check.
-    if array.dtype.kind == "f" and not math.isfinite(np.add.reduce(array, axis=None)) \
-            and not np.isfinite(array).all():
+    shape = array.shape
+    if info.shape is not None and not _shape_fits(shape, info.shape):
+        expected = [-1 if w is None else w for w in info.shape]
+        raise ServingError(f"{what}: expects shape {expected}; got {list(shape)}.")
+    if array.dtype.kind == "f" and not _finite_sum(array) and not np.isfinite(array).all():
         raise ServingError(f"{what}: contains NaN or infinite values.")
     return array
+
+
+def _shape_fits(shape: tuple, want: tuple) -> bool:
+    """Whether ``shape`` matches ``want`` (``None``: any size); the common case, a known
+    shape but for the batch, is one tuple comparison."""
+    if len(shape) != len(want):
+        return False
+    if want[0] is None and shape[1:] == want[1:]:
+        return True
+    return all(w is None or w == g for w, g in zip(want, shape))
+
+
+def _finite_sum(array: np.ndarray) -> bool:
+    """Whether the sum of ``array`` is finite, which means its values are (NaN and
+    infinities carry into it; a sum that overflows is not finite, and the caller then
+    checks every value). A small array is summed in Python floats: for float32 and
+    float16 values that sum cannot overflow, and it costs a third of a NumPy reduction."""
+    if array.size <= 64:
+        return math.isfinite(sum(array.ravel().tolist()))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is an answer here
+        return math.isfinite(np.add.reduce(array, axis=None))
 
 
 def _instances(instances: list, sig: Signature) -> dict[str, np.ndarray]:

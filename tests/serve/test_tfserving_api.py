@@ -126,3 +126,28 @@ def test_nan_is_rejected_and_unknown_routes_answer_json(client):
     missing = client.get("/v1/nothing")
     assert missing.status_code == 404 and "Malformed request" in missing.json()["error"]
     assert client.get("/v1/models/digits:predict").status_code == 400
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("rows", [1, 100])  # small arrays are summed in Python, large ones not
+def test_to_array_rejects_every_non_finite_value_and_keeps_large_finite_ones(dtype, rows):
+    from qkeras.errors import ServingError
+    from qkeras.serve.servable import TensorInfo
+    from qkeras.serve.tfserving import to_array
+
+    info = TensorInfo("x", np.dtype(dtype), (None, 3))
+    top = float(np.finfo(dtype).max)
+    big = [[top, top, -top]] * rows  # finite values whose sum overflows in their dtype
+    np.testing.assert_array_equal(to_array(big, info, "x"), np.asarray(big, dtype))
+    for bad in (float("nan"), float("inf"), -float("inf"), top * 10):  # the last overflows
+        values = [[0.5, 0.5, 0.5]] * rows
+        values[-1] = [0.5, bad, 0.5]
+        with pytest.raises(ServingError, match="contains NaN or infinite values"):
+            to_array(values, info, "x")
+    with pytest.raises(ServingError, match=r"expects shape \[-1, 3\]; got \[1, 3, 1\]"):
+        to_array([[[1], [2], [3]]], info, "x")
+    fixed = TensorInfo("x", np.dtype(dtype), (2, None))
+    assert to_array([[1], [2]], fixed, "x").shape == (2, 1)
+    with pytest.raises(ServingError, match=r"expects shape \[2, -1\]; got \[1, 1\]"):
+        to_array([[1]], fixed, "x")
