@@ -43,9 +43,9 @@ def fast_calls(monkeypatch):
 
 @contextlib.contextmanager
 def _serving(model_base, keep_alive: float | None = None, servers: list | None = None,
-             **options):
+             send_buffer: int | None = None, **options):
     """A running server on a free port: yields ``(port, app)`` (and appends the uvicorn
-    server to ``servers``)."""
+    server to ``servers``). ``send_buffer``: the ``SO_SNDBUF`` of its connections."""
     repo = ModelRepository(model_base, poll_seconds=0)
     repo.scan()
     app = create_app(repo, ServeOptions(**options))
@@ -55,6 +55,8 @@ def _serving(model_base, keep_alive: float | None = None, servers: list | None =
     if servers is not None:
         servers.append(server)
     sock = socket.socket()
+    if send_buffer is not None:  # accepted connections inherit it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     sock.bind(("127.0.0.1", 0))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -322,3 +324,41 @@ def test_a_graceful_shutdown_answers_the_fast_request_in_flight_then_closes(
         assert status == 200 and json.loads(body)["predictions"]
         assert headers["connection"] == "close" and reader.closed()
     assert fast_calls == ["/v1/models/digits:predict"]
+
+
+def test_a_client_that_reads_slowly_gets_every_pipelined_answer_in_order(
+        model_base, digit_model, monkeypatch, fast_calls):
+    """The server's writes pause (its send buffer and the transport's fill up) and the
+    next pipelined request waits for the drain (``HttpProtocol._after_drain``)."""
+    drains = []
+    after_drain = protocol_module.HttpProtocol._after_drain
+
+    async def counted(self):
+        drains.append(time.monotonic())
+        await after_drain(self)
+
+    monkeypatch.setattr(protocol_module.HttpProtocol, "_after_drain", counted)
+    rows = [json.dumps({"instances": digit_model[1][i:i + 1].tolist()}).encode()
+            for i in range(2)]
+    count = 600  # about 200 KB of answers: over the 64 KiB at which the transport pauses
+    with _serving(model_base, send_buffer=4096) as (port, _), \
+            socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting
+        sock.settimeout(60)
+        sock.connect(("127.0.0.1", port))
+        sender = threading.Thread(target=sock.sendall, args=(b"".join(
+            _request("POST", "/v1/models/digits:predict", rows[i % 2])
+            for i in range(count)),), daemon=True)
+        sender.start()
+        deadline = time.monotonic() + 60
+        while not drains:  # nothing read yet: the server must stop writing
+            assert time.monotonic() < deadline, "the server's writes never paused"
+            time.sleep(0.05)
+        reader = _Reader(sock)
+        answers = [reader.response() for _ in range(count)]
+        sender.join(30)
+    assert all(status == 200 for status, _, _ in answers)
+    first, second = answers[0][2], answers[1][2]
+    assert first != second  # two different rows, so the order shows
+    assert [body for _, _, body in answers] == [first, second] * (count // 2)
+    assert len(fast_calls) == count
