@@ -12,7 +12,9 @@ connection. "loop us" and "other us" are the server's CPU per request (median ro
 from /proc: its main thread, which runs the HTTP event loop, and all its other threads
 (model calls and TensorFlow's pools). "start us" is the mean time from a batch being
 taken to its model thread starting the call (median round), from the server's
-``qkeras_serve_batch_start_delay_seconds`` metric: the wait the hand-off shortens.
+``qkeras_serve_batch_start_delay_seconds`` metric: the wait the hand-off shortens. "rows"
+is the mean number of rows per model call (median round), from
+``qkeras_serve_batch_size``.
 ``--fastapi-path`` adds a batching server with CORS on, where ``:predict`` goes through
 FastAPI's routes instead of the lean path; ``--asgi-path`` adds one with
 ``--no-fast-path``, where it goes through ASGI instead of the HTTP protocol's fast path;
@@ -231,9 +233,12 @@ def _thread_cpu(pid: int) -> tuple[float, float] | None:
     return main, other
 
 
-def _start_delay(port: int) -> tuple[float, float] | None:
-    """(sum of seconds, batches) of ``qkeras_serve_batch_start_delay_seconds`` so far, from
-    the server's ``/metrics``; ``None`` for a server without it."""
+_BATCH_FAMILIES = ("qkeras_serve_batch_start_delay_seconds", "qkeras_serve_batch_size")
+
+
+def _batch_totals(port: int) -> dict[str, tuple[float, float]] | None:
+    """(sum, count) so far of the start-delay and batch-size histograms, by family name,
+    from the server's ``/metrics``; ``None`` for a server without them."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
             text = reply.read().decode()
@@ -241,11 +246,20 @@ def _start_delay(port: int) -> tuple[float, float] | None:
         return None
     from prometheus_client.parser import text_string_to_metric_families
 
-    for family in text_string_to_metric_families(text):
-        if family.name == "qkeras_serve_batch_start_delay_seconds":
-            return tuple(sum(s.value for s in family.samples if s.name.endswith(suffix))
-                         for suffix in ("_sum", "_count"))
-    return None
+    totals = {family.name: tuple(sum(s.value for s in family.samples
+                                     if s.name.endswith(suffix))
+                                 for suffix in ("_sum", "_count"))
+              for family in text_string_to_metric_families(text)
+              if family.name in _BATCH_FAMILIES}
+    return totals if len(totals) == len(_BATCH_FAMILIES) else None
+
+
+def _mean_between(before: dict | None, after: dict | None, family: str) -> float | None:
+    """The mean of one histogram's observations between two :func:`_batch_totals`."""
+    if before is None or after is None or after[family][1] == before[family][1]:
+        return None
+    return ((after[family][0] - before[family][0])
+            / (after[family][1] - before[family][1]))
 
 
 def _start(command: list[str], port: int, ready: str) -> subprocess.Popen:
@@ -356,27 +370,28 @@ def main(argv=None) -> None:
                 requests = max(1, args.requests // concurrency) * concurrency
                 for _ in range(args.rounds):
                     for label, (port, _, _) in servers.items():
-                        delay_before = _start_delay(port)
+                        totals_before = _batch_totals(port)
                         before = _thread_cpu(processes[label].pid)
                         sent = send(port, requests, concurrency)
                         after = _thread_cpu(processes[label].pid)
-                        delay_after = _start_delay(port)
+                        totals_after = _batch_totals(port)
                         cpu = (None if before is None or after is None else
                                tuple((a - b) / requests * 1e6 for a, b in zip(after, before)))
-                        delay = (None if delay_before is None or delay_after is None
-                                 or delay_after[1] == delay_before[1] else
-                                 (delay_after[0] - delay_before[0])
-                                 / (delay_after[1] - delay_before[1]) * 1e6)
-                        runs[label].append((*sent, cpu, delay))
+                        delay = _mean_between(totals_before, totals_after, _BATCH_FAMILIES[0])
+                        rows = _mean_between(totals_before, totals_after, _BATCH_FAMILIES[1])
+                        runs[label].append((*sent, cpu, None if delay is None else delay * 1e6,
+                                            rows))
                 for label, level in runs.items():
                     ms = np.concatenate([np.asarray(run[1]) for run in level]) * 1e3
                     cpu = [run[3] for run in level if run[3] is not None]
                     delays = [run[4] for run in level if run[4] is not None]
+                    rows = [run[5] for run in level if run[5] is not None]
                     results[label][concurrency] = {
                         "cpu": tuple(statistics.median(c[i] for c in cpu) for i in (0, 1))
                         if cpu else (float("nan"), float("nan")),
                         "rounds": [len(run[1]) / run[0] for run in level],
                         "start": statistics.median(delays) if delays else float("nan"),
+                        "rows": statistics.median(rows) if rows else float("nan"),
                         "throughput": statistics.median(len(run[1]) / run[0]
                                                         for run in level),
                         "p50": float(np.percentile(ms, 50)),
@@ -399,13 +414,14 @@ def main(argv=None) -> None:
           f"TensorFlow threads {args.tf_threads or 'default'}; load average at the end "
           f"{load:.2f}")
     print(f"{'server':<40}{'conc.':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}"
-          f"{'loop us':>9}{'other us':>9}{'start us':>9}")
+          f"{'loop us':>9}{'other us':>9}{'start us':>9}{'rows':>7}")
     for label, levels in results.items():
         for concurrency, r in levels.items():
             start = "-" if r["start"] != r["start"] else f"{r['start']:.0f}"  # NaN: no batches
+            rows = "-" if r["rows"] != r["rows"] else f"{r['rows']:.1f}"
             print(f"{label:<40}{concurrency:>6}{r['throughput']:>9.0f}{r['p50']:>9.2f}"
                   f"{r['p99']:>9.2f}{r['failed']:>8}{r['cpu'][0]:>9.0f}{r['cpu'][1]:>9.0f}"
-                  f"{start:>9}")
+                  f"{start:>9}{rows:>7}")
     batched, plain = results[next(iter(servers))], results["qkeras serve, no batching"]
     top = max(args.concurrency)
     paired = [b / p for b, p in zip(batched[top]["rounds"], plain[top]["rounds"])]
