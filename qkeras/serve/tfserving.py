@@ -119,7 +119,7 @@ def _shape_fits(shape: tuple, want: tuple) -> bool:
     shape but for the batch, is one tuple comparison."""
     if len(shape) != len(want):
         return False
-    if want[0] is None and shape[1:] == want[1:]:
+    if want and want[0] is None and shape[1:] == want[1:]:
         return True
     return all(w is None or w == g for w, g in zip(want, shape))
 

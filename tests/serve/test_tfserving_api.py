@@ -151,3 +151,7 @@ def test_to_array_rejects_every_non_finite_value_and_keeps_large_finite_ones(dty
     assert to_array([[1], [2]], fixed, "x").shape == (2, 1)
     with pytest.raises(ServingError, match=r"expects shape \[2, -1\]; got \[1, 1\]"):
         to_array([[1]], fixed, "x")
+    scalar = TensorInfo("x", np.dtype(dtype), ())
+    assert to_array(2.5, scalar, "x") == 2.5
+    with pytest.raises(ServingError, match=r"expects shape \[\]; got \[1\]"):
+        to_array([2.5], scalar, "x")
