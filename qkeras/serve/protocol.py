@@ -313,7 +313,9 @@ class HttpProtocol(HttpToolsProtocol):
         if not cycle.keep_alive:
             self.transport.close()
         if self.flow.write_paused:  # the client reads slowly: next request after a drain
-            self.loop.create_task(self._after_drain())
+            task = self.loop.create_task(self._after_drain())
+            task.add_done_callback(self.tasks.discard)  # held, as uvicorn holds its tasks
+            self.tasks.add(task)
         else:
             self.on_response_complete()
 

@@ -124,12 +124,17 @@ def _shape_fits(shape: tuple, want: tuple) -> bool:
     return all(w is None or w == g for w, g in zip(want, shape))
 
 
+#: Most values summed in Python floats for the finite check (a request's row or few).
+_PYTHON_SUM_MAX = 64
+
+
 def _finite_sum(array: np.ndarray) -> bool:
     """Whether the sum of ``array`` is finite, which means its values are (NaN and
     infinities carry into it; a sum that overflows is not finite, and the caller then
-    checks every value). A small array is summed in Python floats: for float32 and
-    float16 values that sum cannot overflow, and it costs a third of a NumPy reduction."""
-    if array.size <= 64:
+    checks every value). A small array is summed in Python floats, which for a few values
+    is cheaper than a NumPy reduction; for float32 and float16 values that sum cannot
+    overflow."""
+    if array.size <= _PYTHON_SUM_MAX:
         return math.isfinite(sum(array.ravel().tolist()))
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is an answer here
         return math.isfinite(np.add.reduce(array, axis=None))
