@@ -27,6 +27,7 @@ import dataclasses
 import functools
 import logging
 import re
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -119,6 +120,7 @@ class _Server:
         self.executor = ThreadPoolExecutor(options.model_threads, "qkeras-model")
         self.batchers: dict[tuple[int, str], MicroBatcher] = {}
         self.in_flight = [0]  # requests being handled, counted by the Gate
+        self.connections: Collection = ()  # the HTTP server's open connections
 
     def batcher(self, servable: Servable, sig: Signature) -> MicroBatcher:
         key = (id(servable), sig.name)
@@ -132,7 +134,8 @@ class _Server:
                                    on_batch=observe, in_flight=lambda: self.in_flight[0],
                                    batch_sizes=self.batch_sizes(servable),
                                    handoff=self.options.handoff,
-                                   on_start=self.metrics.start_delay_observer(*labels))
+                                   on_start=self.metrics.start_delay_observer(*labels),
+                                   connections=lambda: len(self.connections))
             batcher.servable = servable
             self._drop_unloaded()
             self.batchers[key] = batcher
@@ -472,6 +475,20 @@ class ServeApp(FastAPI):
             return 200, _dumps(await reply)
         except Exception as err:
             return _fault_reply(err, scope["path"])
+
+    def watch_connections(self, connections: Collection) -> None:
+        """Lets the micro-batchers count the server's open client connections, for their
+        early start (see :mod:`qkeras.serve.batching`). :class:`~qkeras.serve.protocol.
+        HttpProtocol` passes uvicorn's set of them when a connection opens.
+
+        Example:
+            >>> from qkeras.serve import ModelRepository
+            >>> app = create_app(ModelRepository())
+            >>> app.watch_connections({"one", "two"})
+            >>> len(app.state.server.connections)
+            2
+        """
+        self._server.connections = connections
 
     def fast_lane(self, method: bytes, url: bytes, headers: list, client):
         """``answer(raw_body, respond)`` for a request the HTTP protocol may answer

@@ -7,13 +7,22 @@ help (``in_flight``, the requests the server is handling):
 
 * every request in flight is already queued: the batch cannot grow, so a lone client pays
   no window;
-* at least half of them, and at least ``PIPELINE_REQUESTS``, are queued: the model runs
-  this batch while the event loop answers the previous one and reads the rest, which
-  then make the next batch, so the model and the event loop can work at the same time
-  instead of waiting for each other. The worker task runs once the event loop has
-  handled the reads of one pass, so requests that arrive together join one batch: at
-  concurrency 32 in ``scripts/bench/serve.py`` a model call held 17-29 rows on average
-  (its "rows" column), not two alternating halves of 16.
+* at least half of the requests that may come soon, and at least ``PIPELINE_REQUESTS``,
+  are queued (an early start): the model runs this batch while the event loop reads the
+  rest, which then make the next batch, so the model and the event loop work at the
+  same time instead of waiting for each other. The requests that may come soon are those
+  in flight or, with ``connections``, one for each open client connection, whichever is
+  more.
+
+An early start happens at once, inside the read that queued the request; the other two
+wait until the event loop has handled the reads of its current pass, so requests that
+arrive together join one batch. The difference matters: with a full batch's worth of
+clients, their requests all arrive in one pass once they have their answers. Were an
+early start to wait for the end of the pass too, every request would join one batch
+and the model and the event loop would take turns, each idle while the other works: at
+concurrency 32 in ``scripts/bench/serve.py`` a model call then held 30 rows on average
+(its "rows" column). Started at once, the requests settle into two halves of 16 that
+take turns, one in the model while the event loop answers and reads the other.
 
 It then concatenates the inputs along the batch axis, pads them to the next of
 ``batch_sizes`` if given (copies of the last row, whose outputs are dropped: an
@@ -141,6 +150,9 @@ class MicroBatcher:
             the worker thread (the wait the hand-off shortens).
         in_flight: Returns how many requests the server is handling now; ``None`` waits
             out the whole window.
+        connections: Returns how many client connections are open (each may send a
+            request soon): an early start then waits for half of them, not only of the
+            requests in flight (see the module's text). ``None``: in flight only.
         batch_sizes: Allowed numbers of rows per call, increasing, the last one
             ``max_batch``; a batch is padded to the next one. ``None``: no padding.
         handoff: Run ``run`` on a worker thread of the batcher's own (``executor`` is then
@@ -156,7 +168,8 @@ class MicroBatcher:
                  on_batch: Callable[[int], None] | None = None,
                  in_flight: Callable[[], int] | None = None,
                  batch_sizes: Sequence[int] | None = None, handoff: bool = False,
-                 on_start: Callable[[float], None] | None = None) -> None:
+                 on_start: Callable[[float], None] | None = None,
+                 connections: Callable[[], int] | None = None) -> None:
         if window_ms < 0 or max_batch < 1:
             raise ConfigurationError(f"window_ms must be >= 0 and max_batch >= 1; got "
                                      f"{window_ms} and {max_batch}.")
@@ -165,11 +178,14 @@ class MicroBatcher:
         self.run, self.window, self.max_batch = run, window_ms / 1e3, int(max_batch)
         self.executor, self.on_batch, self.in_flight = executor, on_batch, in_flight
         self.handoff, self.on_start = bool(handoff), on_start
+        self.connections = connections
         if self.handoff:
             self.executor = ThreadPoolExecutor(1, thread_name_prefix="qkeras-batch")
         self._queue: collections.deque = collections.deque()
         self._rows = 0
         self._current: list = []  # the batch being run
+        self._started: asyncio.Future | None = None  # its model call, started by enqueue
+        self._running = False  # True from a batch's start until its requests have answers
         self._wakeup: asyncio.Future | None = None  # the worker waits on it
         self._collecting = False  # True: only a request that makes the batch ready wakes it
         self._worker: asyncio.Task | None = None
@@ -214,7 +230,9 @@ class MicroBatcher:
         future = loop.create_future()
         self._queue.append((inputs, rows, future))
         self._rows += rows
-        if not self._collecting or self._ready():
+        if not self._running and self._early():
+            self._start_now(loop)
+        elif not self._collecting or self._ready():
             self._wake()
         return future
 
@@ -227,6 +245,25 @@ class MicroBatcher:
             return False
         queued, busy = len(self._queue), self.in_flight()
         return busy <= queued or (queued >= PIPELINE_REQUESTS and 2 * queued >= busy)
+
+    def _early(self) -> bool:
+        """Whether to start the batch at once: it is full, or enough requests are queued
+        for an early start while more may still come (see the module's text)."""
+        if self._rows >= self.max_batch:
+            return True
+        if self.in_flight is None:
+            return False
+        queued, coming = len(self._queue), self.in_flight()
+        if self.connections is not None:
+            coming = max(coming, self.connections())
+        return queued >= PIPELINE_REQUESTS and 2 * queued >= coming > queued
+
+    def _start_now(self, loop) -> None:
+        """Starts a batch's model call in this step, ending the worker's wait."""
+        self._collecting, self._running = False, True
+        self._current = self._take()
+        self._started = self._launch(loop, self._current)
+        self._wake()
 
     def _expire(self, flag: list) -> None:
         flag.append(True)
@@ -244,6 +281,7 @@ class MicroBatcher:
         try:
             await self._collect_and_run()
         except BaseException as err:  # never leave a request waiting on a dead worker
+            self._started, self._running = None, False
             for _, _, future in [*self._current, *self._queue]:
                 if not future.done():
                     future.set_exception(ServingError(
@@ -256,27 +294,31 @@ class MicroBatcher:
             log.exception("the micro-batcher stopped")
 
     async def _collect_and_run(self) -> None:
-        # One wake-up starts a batch and one ends its window (full, everybody queued, or
-        # the timer), not one per request.
+        # One wake-up starts a batch and one ends its window (full, everybody queued, an
+        # early start in enqueue, or the timer), not one per request.
         loop = asyncio.get_running_loop()
         while True:
-            while not self._queue:
+            while not self._queue and self._started is None:
                 if self._closed:
                     return
                 await self._sleep(loop)
-            if not self._ready() and self.window > 0:
+            if self._started is None and not self._ready() and self.window > 0:
                 self._collecting = True
                 expired = []
                 timer = loop.call_later(self.window, self._expire, expired)
                 try:
-                    while not expired and not self._ready():
+                    while not expired and self._started is None and not self._ready():
                         await self._sleep(loop)
                 finally:
                     self._collecting = False
                     timer.cancel()
-            self._current = self._take()
-            await self._execute(loop, self._current)
-            self._current = []
+            if self._started is None:
+                self._running = True
+                self._current = self._take()
+                self._started = self._launch(loop, self._current)
+            started, self._started = self._started, None
+            await self._finish(self._current, started)
+            self._current, self._running = [], False
 
     def _take(self) -> list:
         batch = [self._queue.popleft()]
@@ -288,17 +330,32 @@ class MicroBatcher:
         self._rows -= rows
         return batch
 
-    async def _execute(self, loop, batch: list) -> None:
-        batch = [item for item in batch if not item[2].cancelled()]
+    def _launch(self, loop, batch: list) -> asyncio.Future | None:
+        """Starts the model call of ``batch`` (its cancelled requests dropped, in place);
+        returns a future of its outputs, or of the error merging the inputs; ``None`` if
+        no request is left."""
+        batch[:] = [item for item in batch if not item[2].cancelled()]
         if not batch:
-            return
-        sizes = [rows for _, rows, _ in batch]
+            return None
         try:
             merged = {k: np.concatenate([item[0][k] for item in batch])
                       for k in batch[0][0]} if len(batch) > 1 else batch[0][0]
             if self.batch_sizes is not None:
-                merged = pad_rows(merged, sum(sizes), self.batch_sizes)
-            outputs = await self._run(loop, merged, len(batch))
+                merged = pad_rows(merged, sum(item[1] for item in batch), self.batch_sizes)
+            return self._run(loop, merged, len(batch))
+        except Exception as err:  # every request of the batch gets this error
+            failed = loop.create_future()
+            failed.set_exception(err)
+            return failed
+
+    async def _finish(self, batch: list, started: asyncio.Future | None) -> None:
+        """Waits for the model call ``started`` and hands each request of ``batch`` its
+        rows of the outputs, or the call's error."""
+        if started is None:
+            return
+        sizes = [rows for _, rows, _ in batch]
+        try:
+            outputs = await started
         except Exception as err:  # every request of the batch gets the model's error
             for _, _, future in batch:
                 if not future.done():

@@ -5,6 +5,7 @@ input alone; model calls are counted by the batch-size histogram.
 """
 
 import asyncio
+import concurrent.futures
 
 import numpy as np
 import pytest
@@ -253,3 +254,82 @@ def test_an_xla_model_is_warmed_up_at_each_allowed_size_before_it_serves(tmp_pat
     create_app(repo, ServeOptions(max_batch=4))
     repo.scan()
     assert repo.get("digits").warmed_up == (1, 2, 4)
+
+
+class _InlineExecutor(concurrent.futures.Executor):
+    """Runs each call in the thread that submits it: a model call that ``enqueue`` starts
+    has run by the time ``enqueue`` returns."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:
+            future.set_exception(err)
+        return future
+
+
+@pytest.mark.parametrize("connections, batches", [(32, [16, 16]), (None, [32])])
+def test_an_early_start_runs_the_model_inside_the_read_that_queued_its_request(connections,
+                                                                             batches):
+    """32 clients' requests arrive in one pass of the event loop (here: 32 ``enqueue``
+    calls in one step, each request counted in flight as it is queued, as the server
+    counts it when it is read). With 32 open connections, the 16th request starts a batch
+    at once, inside its own ``enqueue``: the model runs it while the loop reads the other
+    16, which make the next batch. Without the connection count nothing tells the batcher
+    that more requests are coming: all 32 are queued when its worker runs, one batch."""
+    calls, in_flight = [], [0]
+
+    def run(inputs):
+        calls.append(len(inputs["x"]))
+        return {"y": inputs["x"] * 2}
+
+    async def main():
+        batcher = MicroBatcher(run, window_ms=300, executor=_InlineExecutor(),
+                               in_flight=lambda: in_flight[0],
+                               connections=None if connections is None else lambda: 32)
+        futures, started_by = [], None
+        for i in range(32):
+            in_flight[0] += 1
+            futures.append(batcher.enqueue({"x": np.full((1, 1), i, np.float32)}))
+            if calls and started_by is None:
+                started_by = i + 1
+        answers = await asyncio.wait_for(asyncio.gather(*futures), 5)
+        await batcher.close()
+        return started_by, [float(a["y"][0, 0]) for a in answers]
+
+    started_by, answers = asyncio.run(main())
+    assert calls == batches
+    assert started_by == (16 if connections else None)
+    assert answers == [2.0 * i for i in range(32)]
+
+
+def test_a_full_batch_starts_at_once_and_the_rest_waits_for_the_model():
+    """``max_batch`` rows queued start a batch inside ``enqueue``; requests queued while
+    that batch runs make the next one, and a model error of one batch reaches only its
+    own requests."""
+    calls = []
+
+    def run(inputs):
+        calls.append(inputs["x"][:, 0].tolist())
+        if -1.0 in inputs["x"]:
+            raise ValueError("bad row")
+        return {"y": inputs["x"]}
+
+    async def main():
+        batcher = MicroBatcher(run, window_ms=300, max_batch=4, executor=_InlineExecutor(),
+                               in_flight=lambda: 1000)
+        first = [batcher.enqueue({"x": np.full((1, 1), v, np.float32)})
+                 for v in (0, 1, 2, -1)]
+        assert calls == [[0, 1, 2, -1]]  # started by the 4th enqueue, before any await
+        second = [batcher.enqueue({"x": np.full((1, 1), v, np.float32)})
+                  for v in (5, 6, 7, 8)]
+        assert len(calls) == 1  # the model is busy: these wait for the worker
+        results = await asyncio.gather(*first, *second, return_exceptions=True)
+        await batcher.close()
+        return results
+
+    results = asyncio.run(main())
+    assert calls == [[0, 1, 2, -1], [5, 6, 7, 8]]
+    assert all(isinstance(r, ValueError) for r in results[:4])
+    assert [float(r["y"][0, 0]) for r in results[4:]] == [5.0, 6.0, 7.0, 8.0]

@@ -362,3 +362,25 @@ def test_a_client_that_reads_slowly_gets_every_pipelined_answer_in_order(
     assert first != second  # two different rows, so the order shows
     assert [body for _, _, body in answers] == [first, second] * (count // 2)
     assert len(fast_calls) == count
+
+
+def test_the_batchers_count_the_servers_open_connections(model_base, digit_model):
+    """The micro-batchers' early start counts the open client connections (see
+    :mod:`qkeras.serve.batching`): the running server hands them uvicorn's set."""
+    row = json.dumps({"instances": digit_model[1][:1].tolist()}).encode()
+    with _serving(model_base) as (port, app):
+        server = app.state.server
+        sockets = [_connect(port) for _ in range(3)]
+        try:
+            for sock in sockets:  # one answer on each: every connection has been accepted
+                sock.sendall(_request("POST", "/v1/models/digits:predict", row))
+                assert _Reader(sock).response()[0] == 200
+            batcher = next(iter(server.batchers.values()))
+            assert len(server.connections) == batcher.connections() == 3
+        finally:
+            for sock in sockets:
+                sock.close()
+        deadline = time.monotonic() + 10
+        while len(server.connections) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert batcher.connections() == 0
