@@ -478,8 +478,9 @@ class ServeApp(FastAPI):
 
     def watch_connections(self, connections: Collection) -> None:
         """Lets the micro-batchers count the server's open client connections, for their
-        early start (see :mod:`qkeras.serve.batching`). :class:`~qkeras.serve.protocol.
-        HttpProtocol` passes uvicorn's set of them when a connection opens.
+        early start (see :mod:`qkeras.serve.batching`).
+        :func:`~qkeras.serve.server.make_server` passes uvicorn's set of them, which
+        uvicorn keeps up to date as connections open and close.
 
         Example:
             >>> from qkeras.serve import ModelRepository

@@ -137,6 +137,12 @@ def pad_rows(inputs: Inputs, rows: int, batch_sizes: Sequence[int]) -> Inputs:
             for k, v in inputs.items()}
 
 
+def _half(queued: int, coming: int) -> bool:
+    """Whether ``queued`` requests are enough for a batch that starts before the other
+    requests of ``coming`` are queued: ``PIPELINE_REQUESTS`` or more, and half of them."""
+    return queued >= PIPELINE_REQUESTS and 2 * queued >= coming
+
+
 class MicroBatcher:
     """Merges concurrent ``submit`` calls into batched calls of ``run``.
 
@@ -244,25 +250,31 @@ class MicroBatcher:
         if self.in_flight is None:
             return False
         queued, busy = len(self._queue), self.in_flight()
-        return busy <= queued or (queued >= PIPELINE_REQUESTS and 2 * queued >= busy)
+        return busy <= queued or _half(queued, busy)
 
     def _early(self) -> bool:
         """Whether to start the batch at once: it is full, or enough requests are queued
         for an early start while more may still come (see the module's text)."""
         if self._rows >= self.max_batch:
             return True
-        if self.in_flight is None:
+        queued = len(self._queue)
+        if self.in_flight is None or queued < PIPELINE_REQUESTS:
             return False
-        queued, coming = len(self._queue), self.in_flight()
+        coming = self.in_flight()
         if self.connections is not None:
             coming = max(coming, self.connections())
-        return queued >= PIPELINE_REQUESTS and 2 * queued >= coming > queued
+        return coming > queued and _half(queued, coming)
+
+    def _begin(self, loop) -> None:
+        """Takes the next batch and starts its model call."""
+        self._running = True
+        self._current = self._take()
+        self._started = self._launch(loop, self._current)
 
     def _start_now(self, loop) -> None:
         """Starts a batch's model call in this step, ending the worker's wait."""
-        self._collecting, self._running = False, True
-        self._current = self._take()
-        self._started = self._launch(loop, self._current)
+        self._collecting = False
+        self._begin(loop)
         self._wake()
 
     def _expire(self, flag: list) -> None:
@@ -313,9 +325,7 @@ class MicroBatcher:
                     self._collecting = False
                     timer.cancel()
             if self._started is None:
-                self._running = True
-                self._current = self._take()
-                self._started = self._launch(loop, self._current)
+                self._begin(loop)
             started, self._started = self._started, None
             await self._finish(self._current, started)
             self._current, self._running = [], False

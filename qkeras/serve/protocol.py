@@ -214,9 +214,6 @@ class HttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self.transport = CoalescingTransport(transport, self.loop)
         self._lane = getattr(self.config.app, "fast_lane", None)
-        watch = getattr(self.config.app, "watch_connections", None)
-        if watch is not None:  # the micro-batchers count the open connections
-            watch(self.connections)
         self._defaults: list | None = None  # the default headers of _default_head
         self._default_head = b""
         self._idle_since: float | None = None  # since when no request is in progress

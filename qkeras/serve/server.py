@@ -188,7 +188,11 @@ def make_server(app, *, host: str = "127.0.0.1", port: int = 8501,
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level=log_level,
                             timeout_graceful_shutdown=graceful_seconds, lifespan="on",
                             server_header=False, http=HttpProtocol)
-    return _Server(config)
+    server = _Server(config)
+    watch = getattr(app, "watch_connections", None)
+    if watch is not None:  # the micro-batchers count the open connections
+        watch(server.server_state.connections)
+    return server
 
 
 def run(app, *, host: str = "127.0.0.1", port: int = 8501, graceful_seconds: float = 30.0,
