@@ -141,27 +141,28 @@ def _finite_sum(array: np.ndarray) -> bool:
 
 
 def _instances(instances: list, sig: Signature) -> dict[str, np.ndarray]:
-    names = list(sig.inputs)
-    first_is_object = isinstance(instances[0], dict)
-    if not first_is_object and len(names) > 1:
-        raise ServingError("instances is a plain list, but expecting list of objects as "
-                           "multiple input tensors required as per tensorinfo_map")
+    inputs = sig.inputs
+    if not isinstance(instances[0], dict):  # rows of one input: the list is its tensor
+        if len(inputs) > 1:
+            raise ServingError("instances is a plain list, but expecting list of objects as "
+                               "multiple input tensors required as per tensorinfo_map")
+        for index in range(1, len(instances)):
+            if isinstance(instances[index], dict):
+                raise ServingError(f"Expecting value/list but got object at item {index} of "
+                                   "input list")
+        return {name: to_array(instances, info, f"instances for input '{name}'")
+                for name, info in inputs.items()}
+    names = list(inputs)
     columns: dict[str, list] = {n: [] for n in names}
     for index, item in enumerate(instances):
-        if isinstance(item, dict) != first_is_object:
-            kind = "list" if first_is_object else "object"
-            raise ServingError(f"Expecting {'object' if first_is_object else 'value/list'} "
-                               f"but got {kind} at item {index} of input list")
-        if first_is_object:
-            if set(item) != set(names):
-                raise ServingError(f"Failed to process element: {index} of 'instances' list. "
-                                   f"JSON object must only have keys: {','.join(names)}")
-            for n in names:
-                columns[n].append(item[n])
-        else:
-            columns[names[0]].append(item)
-    return {n: to_array(v, sig.inputs[n], f"instances for input '{n}'")
-            for n, v in columns.items()}
+        if not isinstance(item, dict):
+            raise ServingError(f"Expecting object but got list at item {index} of input list")
+        if item.keys() != columns.keys():
+            raise ServingError(f"Failed to process element: {index} of 'instances' list. "
+                               f"JSON object must only have keys: {','.join(names)}")
+        for n in names:
+            columns[n].append(item[n])
+    return {n: to_array(v, inputs[n], f"instances for input '{n}'") for n, v in columns.items()}
 
 
 def parse_predict(body: object, servable: Servable, *, max_rows: int,

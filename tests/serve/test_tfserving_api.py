@@ -88,6 +88,8 @@ def test_named_inputs_in_both_formats(client):
     ("/v1/models/digits:predict", {"inputs": {"x": []}}, 400, "Missing named input: image"),
     ("/v1/models/digits:predict", {"instances": [[0.0] * 64] * 65}, 400, "at most 64"),
     ("/v1/models/digits:predict", [1, 2], 400, "is not an object"),
+    ("/v1/models/digits:predict", {"instances": [[[[0.0]] * 8] * 8, {"image": 1}]}, 400,
+     "Expecting value/list but got object at item 1"),
     ("/v1/models/digits:predict", {"signature_name": 3, "instances": [1]}, 400,
      "'signature_name' key must be a string"),
     ("/v1/models/two-inputs:predict", {"instances": [[1, 2]]}, 400,
