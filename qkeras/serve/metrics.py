@@ -24,11 +24,18 @@ Example:
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 __all__ = ["ServeMetrics", "CONTENT_TYPE"]
 
@@ -37,6 +44,83 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.0
                     0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _DELAY_BUCKETS = (0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1)
+_REQUEST_LABELS = ("model", "version", "endpoint", "status")
+_REQUESTS = ("qkeras_serve_requests", "HTTP requests answered.")
+_LATENCY = ("qkeras_serve_request_duration_seconds", "Time from request to response.")
+
+
+class _RequestSeries:
+    """The request counter and latency histogram as prometheus-client's own metrics, which
+    its multiprocess mode writes to files (``qkeras serve --workers``)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(*_REQUESTS, _REQUEST_LABELS, registry=registry)
+        self.latency = Histogram(*_LATENCY, _REQUEST_LABELS, buckets=_LATENCY_BUCKETS,
+                                 registry=registry)
+        self._children: dict[tuple, tuple] = {}  # by label set
+
+    def observe(self, key: tuple, seconds: float) -> None:
+        children = self._children.get(key)
+        if children is None:  # labels() costs a lock and a tuple check: once per series
+            labels = (*key[:3], str(key[3]))
+            children = self._children[key] = (self.requests.labels(*labels),
+                                               self.latency.labels(*labels))
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+class _RequestTally(Collector):
+    """The request counter and latency histogram of one process, counted in plain Python
+    numbers and exported through prometheus-client's custom-collector interface.
+
+    prometheus-client's ``Counter`` and ``Histogram`` take a lock for every increment and
+    find a value's bucket in a Python loop; at a few microseconds per request on the event
+    loop, that was a tenth of the loop's work per request with micro-batching at
+    concurrency 32 (``python scripts/bench/serve.py``). Here a request costs one bisection
+    and two additions, and :meth:`collect` builds the same families (names, labels,
+    buckets, ``_created``) when Prometheus scrapes. Requests are observed on one thread,
+    the event loop's; a scrape on another thread reads a copy of each series.
+
+    Example:
+        >>> registry = CollectorRegistry()
+        >>> tally = _RequestTally()
+        >>> registry.register(tally)
+        >>> tally.observe(("m", "1", "predict", 200), 0.0015)
+        >>> registry.get_sample_value("qkeras_serve_request_duration_seconds_bucket",
+        ...     {"model": "m", "version": "1", "endpoint": "predict", "status": "200",
+        ...      "le": "0.002"})
+        1.0
+    """
+
+    def __init__(self) -> None:
+        self._bounds = tuple(float(b) for b in _LATENCY_BUCKETS)
+        self._les = [floatToGoString(b) for b in (*self._bounds, float("inf"))]
+        self._series: dict[tuple, list] = {}  # label set -> [count per bucket..., sum]
+        self._created: dict[tuple, float] = {}
+
+    def observe(self, key: tuple, seconds: float) -> None:
+        """Counts one request of the label set ``key`` that took ``seconds``."""
+        counts = self._series.get(key)
+        if counts is None:
+            self._created[key] = time.time()
+            counts = self._series[key] = [0.0] * (len(self._bounds) + 2)
+        counts[bisect.bisect_left(self._bounds, seconds)] += 1.0  # the first bound >= seconds
+        counts[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        """The counter and histogram families, as prometheus-client's own would render."""
+        requests = CounterMetricFamily(*_REQUESTS, labels=_REQUEST_LABELS)
+        latency = HistogramMetricFamily(*_LATENCY, labels=_REQUEST_LABELS)
+        for key, counts in list(self._series.items()):
+            counts, created = list(counts), self._created[key]  # a copy: the loop counts on
+            labels = [*key[:3], str(key[3])]
+            cumulative = list(itertools.accumulate(counts[:-1]))
+            requests.add_metric(labels, cumulative[-1], created=created)
+            latency.add_metric(labels, list(zip(self._les, cumulative)), counts[-1])
+            latency.samples.append(Sample(_LATENCY[0] + "_created",
+                                          dict(zip(_REQUEST_LABELS, labels)), created))
+        yield requests
+        yield latency
 
 
 class ServeMetrics:
@@ -56,12 +140,11 @@ class ServeMetrics:
         self.registry = registry or CollectorRegistry()
         self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         self._loaded_count: Callable[[], int] | None = None
-        labels = ("model", "version", "endpoint", "status")
-        self.requests = Counter("qkeras_serve_requests", "HTTP requests answered.", labels,
-                                registry=self.registry)
-        self.latency = Histogram("qkeras_serve_request_duration_seconds",
-                                 "Time from request to response.", labels,
-                                 buckets=_LATENCY_BUCKETS, registry=self.registry)
+        if self.multiprocess_dir is None:
+            self._requests: _RequestTally | _RequestSeries = _RequestTally()
+            self.registry.register(self._requests)
+        else:
+            self._requests = _RequestSeries(self.registry)
         self.batch_size = Histogram("qkeras_serve_batch_size", "Rows per model call.",
                                     ("model", "version"), buckets=_BATCH_BUCKETS,
                                     registry=self.registry)
@@ -75,19 +158,11 @@ class ServeMetrics:
                                   multiprocess_mode="mostrecent")
         self.loaded = Gauge("qkeras_serve_models_loaded", "Model versions being served.",
                             registry=self.registry, multiprocess_mode="mostrecent")
-        self._children: dict[tuple, tuple] = {}  # request series by label set
 
     def observe_request(self, model: str, version: str, endpoint: str, status: int,
                         seconds: float) -> None:
         """Counts one answered request and its latency."""
-        key = (model, version, endpoint, status)
-        children = self._children.get(key)
-        if children is None:  # labels() costs a lock and a tuple check: once per series
-            labels = (model, version, endpoint, str(status))
-            children = self._children[key] = (self.requests.labels(*labels),
-                                               self.latency.labels(*labels))
-        children[0].inc()
-        children[1].observe(seconds)
+        self._requests.observe((model, version, endpoint, status), seconds)
 
     def observe_batch(self, model: str, version: str, rows: int) -> None:
         """Records the rows of one model call."""
