@@ -363,7 +363,6 @@ class MicroBatcher:
         rows of the outputs, or the call's error."""
         if started is None:
             return
-        sizes = [rows for _, rows, _ in batch]
         try:
             outputs = await started
         except Exception as err:  # every request of the batch gets the model's error
@@ -371,13 +370,14 @@ class MicroBatcher:
                 if not future.done():
                     future.set_exception(err)
             return
-        if self.on_batch is not None:
-            self.on_batch(sum(sizes))
         start = 0
-        for (_, _, future), stop in zip(batch, np.cumsum(sizes)):
+        for _, rows, future in batch:
+            stop = start + rows
             if not future.done():
                 future.set_result({k: v[start:stop] for k, v in outputs.items()})
             start = stop
+        if self.on_batch is not None:
+            self.on_batch(start)
 
     def _run(self, loop, inputs: Inputs, requests: int) -> asyncio.Future:
         """``run(inputs)`` on the worker thread, reporting its start delay to ``on_start``;
