@@ -14,6 +14,9 @@ With ``qkeras serve --workers N``, each worker process records into files of its
 ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) and ``/metrics``,
 whichever worker answers it, reports the sum over all of them: counters and histograms
 add up, the gauges are the value most recently set (every worker loads the same models).
+In one process, the two request series are counted in plain Python numbers and rendered
+by a custom collector when Prometheus scrapes (the same text as prometheus-client's own
+Counter and Histogram, at a fraction of their cost per request on the event loop).
 
 Example:
     >>> metrics = ServeMetrics()
