@@ -52,6 +52,11 @@ _REQUESTS = ("qkeras_serve_requests", "HTTP requests answered.")
 _LATENCY = ("qkeras_serve_request_duration_seconds", "Time from request to response.")
 
 
+def _label_values(key: tuple) -> list[str]:
+    """The label values of a request series' key ``(model, version, endpoint, status)``."""
+    return [*key[:3], str(key[3])]
+
+
 class _RequestSeries:
     """The request counter and latency histogram as prometheus-client's own metrics, which
     its multiprocess mode writes to files (``qkeras serve --workers``)."""
@@ -65,7 +70,7 @@ class _RequestSeries:
     def observe(self, key: tuple, seconds: float) -> None:
         children = self._children.get(key)
         if children is None:  # labels() costs a lock and a tuple check: once per series
-            labels = (*key[:3], str(key[3]))
+            labels = _label_values(key)
             children = self._children[key] = (self.requests.labels(*labels),
                                                self.latency.labels(*labels))
         children[0].inc()
@@ -98,15 +103,15 @@ class _RequestTally(Collector):
     def __init__(self) -> None:
         self._bounds = tuple(float(b) for b in _LATENCY_BUCKETS)
         self._les = [floatToGoString(b) for b in (*self._bounds, float("inf"))]
-        self._series: dict[tuple, list] = {}  # label set -> [count per bucket..., sum]
-        self._created: dict[tuple, float] = {}
+        # label set -> (creation time, [count per bucket..., sum])
+        self._series: dict[tuple, tuple[float, list]] = {}
 
     def observe(self, key: tuple, seconds: float) -> None:
         """Counts one request of the label set ``key`` that took ``seconds``."""
-        counts = self._series.get(key)
-        if counts is None:
-            self._created[key] = time.time()
-            counts = self._series[key] = [0.0] * (len(self._bounds) + 2)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (time.time(), [0.0] * (len(self._bounds) + 2))
+        counts = series[1]
         counts[bisect.bisect_left(self._bounds, seconds)] += 1.0  # the first bound >= seconds
         counts[-1] += seconds
 
@@ -114,9 +119,9 @@ class _RequestTally(Collector):
         """The counter and histogram families, as prometheus-client's own would render."""
         requests = CounterMetricFamily(*_REQUESTS, labels=_REQUEST_LABELS)
         latency = HistogramMetricFamily(*_LATENCY, labels=_REQUEST_LABELS)
-        for key, counts in list(self._series.items()):
-            counts, created = list(counts), self._created[key]  # a copy: the loop counts on
-            labels = [*key[:3], str(key[3])]
+        for key, (created, counts) in list(self._series.items()):
+            counts = list(counts)  # a copy: the loop counts on
+            labels = _label_values(key)
             cumulative = list(itertools.accumulate(counts[:-1]))
             requests.add_metric(labels, cumulative[-1], created=created)
             latency.add_metric(labels, list(zip(self._les, cumulative)), counts[-1])
